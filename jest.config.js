@@ -1,0 +1,13 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/spec'],
+  testMatch: ['**/*.spec.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
+  moduleNameMapper: {
+    '^rxcrew$': '<rootDir>/lib/index.ts',
+    '^rxcrew/operators$': '<rootDir>/operators/index.ts',
+    '^rxcrew/testing$': '<rootDir>/lib/testing/index.ts',
+  },
+  testTimeout: 20000,
+};

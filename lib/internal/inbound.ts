@@ -1,0 +1,83 @@
+import { BadEventError } from '../errors';
+import { badEventFromZod, canonicalType, CrewEvent, getEventDefinition } from '../events';
+
+/** What a client's message turned out to be. */
+export type Inbound =
+  | { kind: 'event'; event: CrewEvent }
+  | { kind: 'audio'; audio: Buffer }
+  | { kind: 'drop'; type: string }
+  | { kind: 'bad'; error: BadEventError };
+
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * Decodes one WebSocket frame. Text frames are JSON events. A binary frame
+ * holding a JSON object is an event too (the Atoms platform sends those);
+ * any other binary frame is audio, and never touches JSON or zod beyond a
+ * two-byte check.
+ */
+export function decodeFrame(data: string | Buffer, isBinary: boolean): Inbound {
+  if (!isBinary || typeof data === 'string') {
+    const text = typeof data === 'string' ? data : data.toString('utf8');
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return { kind: 'bad', error: new BadEventError(`malformed JSON: ${(err as Error).message}`) };
+    }
+    return validateClientEvent(value);
+  }
+  if (data.length >= 2 && data[0] === OPEN_BRACE && data[data.length - 1] === CLOSE_BRACE) {
+    let value: unknown;
+    try {
+      value = JSON.parse(data.toString('utf8'));
+    } catch {
+      return { kind: 'audio', audio: data };
+    }
+    if (isPlainObject(value)) return validateClientEvent(value);
+  }
+  return { kind: 'audio', audio: data };
+}
+
+/**
+ * Validates a decoded client message against the catalog. Returns a fresh event
+ * object (zod copies the fields; `__proto__` keys are dropped), a drop for
+ * runtime-only types, or the problem.
+ */
+export function validateClientEvent(value: unknown): Inbound {
+  if (!isPlainObject(value)) {
+    return { kind: 'bad', error: new BadEventError(`an event must be a JSON object, got ${describeValue(value)}`) };
+  }
+  const rawType = (value as { type?: unknown }).type;
+  if (typeof rawType !== 'string' || rawType.length === 0) {
+    return { kind: 'bad', error: new BadEventError('an event needs a "type" field holding a non-empty string') };
+  }
+  const type = canonicalType(rawType);
+  const definition = getEventDefinition(type);
+  if (definition === undefined) {
+    return { kind: 'bad', error: new BadEventError(`unknown event type "${truncate(rawType)}"`) };
+  }
+  if (definition.direction === 'runtime') return { kind: 'drop', type };
+  if (definition.direction === 'agent') {
+    return { kind: 'bad', error: new BadEventError(`"${type}" is sent by the agent; a client may not send it`) };
+  }
+  const input = type === rawType ? value : { ...value, type };
+  const result = definition.schema.safeParse(input);
+  if (!result.success) return { kind: 'bad', error: badEventFromZod(type, result.error) };
+  return { kind: 'event', event: result.data as CrewEvent };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+function truncate(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}

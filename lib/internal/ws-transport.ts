@@ -1,0 +1,53 @@
+import WebSocket from 'ws';
+import type { CrewEvent } from '../events';
+import type { CrewConnection, CrewTransport } from '../session';
+
+/**
+ * Carries one session over one `ws` socket. JSON replies use the frame kind of
+ * the client's most recent JSON message (text until it sends one in binary);
+ * audio events leave as binary frames.
+ */
+export class WsTransport implements CrewTransport {
+  private binaryJson = false;
+
+  constructor(private readonly socket: WebSocket) {}
+
+  /** Feeds the socket's messages and close into `connection`. */
+  bind(connection: CrewConnection, onError: (err: Error) => void): void {
+    this.socket.on('message', (data: Buffer, isBinary: boolean) => {
+      const kind = connection.receive(data, isBinary);
+      if (kind === 'json') this.binaryJson = isBinary;
+    });
+    this.socket.on('close', (code: number, reason: Buffer) => connection.end(code, reason.toString()));
+    this.socket.on('error', onError);
+  }
+
+  send(e: CrewEvent): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    const audio = e.audio;
+    if (audio instanceof Uint8Array && (e.type === 'agent.audio' || e.type === 'user.audio')) {
+      this.socket.send(audio, { binary: true });
+      return;
+    }
+    this.socket.send(JSON.stringify(e), { binary: this.binaryJson });
+  }
+
+  close(code: number, reason: string): void {
+    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
+      this.socket.close(code, truncateUtf8(reason, 123));
+    }
+  }
+
+  /** Drops the connection without a closing handshake. */
+  terminate(): void {
+    this.socket.terminate();
+  }
+}
+
+/** The longest prefix of `text` that fits in `maxBytes` of UTF-8 (close reasons are capped at 123). */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let end = Math.min(text.length, maxBytes);
+  while (end > 0 && Buffer.byteLength(text.slice(0, end)) > maxBytes) end--;
+  return text.slice(0, end);
+}

@@ -1,0 +1,661 @@
+import { randomUUID } from 'node:crypto';
+import { Observable, Subject, Subscription } from 'rxjs';
+import { SessionContext } from './context';
+import {
+  AlreadyStartedError,
+  CrewError,
+  describeError,
+  ErrorCodes,
+  errorClass,
+  GraphLockedError,
+  InvalidArgumentError,
+  NodeSetupError,
+  SessionClosedError,
+} from './errors';
+import { CrewEvent, event } from './events';
+import { Graph } from './graph';
+import { EventHandler, Hook, HookRegistry } from './hooks';
+import { decodeFrame, Inbound, validateClientEvent } from './internal/inbound';
+import { BackgroundCrewNode, CrewNode, NodeContext } from './node';
+import './catalog';
+
+/** Where a session's outbound events go: a WebSocket, an in-memory test client, a phone bridge. */
+export interface CrewTransport {
+  /** Sends one event to the client. Events with an `audio` buffer are audio. Must not throw. */
+  send(event: CrewEvent): void;
+  /** Closes the connection. The transport reports the end with `connection.end()`. */
+  close(code: number, reason: string): void;
+}
+
+/** The session's side of an attached transport: feed it what the client sends. */
+export interface CrewConnection {
+  /**
+   * One raw frame from the client: text is JSON; binary is JSON or audio.
+   * Returns what the frame was (`'json'` also for a malformed or refused one).
+   */
+  receive(data: string | Buffer, isBinary?: boolean): 'json' | 'audio' | 'ignored';
+  /** One already-decoded JSON value from the client (validated like a frame). */
+  receiveValue(value: unknown): void;
+  /** The connection has ended; the session emits `system.user.left` and tears down. */
+  end(code: number, reason: string): void;
+}
+
+/** Where the runtime writes what it cannot send to a client. */
+export interface CrewLogger {
+  error(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+}
+
+export interface CrewSessionOptions {
+  /** Default: a random UUID. */
+  id?: string;
+  /** Default: `console`. */
+  logger?: CrewLogger;
+  /** How long teardown waits for hooks still running (ms). Default 5000. */
+  teardownTimeout?: number;
+}
+
+export type SessionState = 'created' | 'running' | 'closed';
+
+/** Close codes the runtime uses (RFC 6455). */
+export const CloseCodes = Object.freeze({
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  TRY_AGAIN_LATER: 1013,
+});
+
+function isAllowedCloseCode(code: number): boolean {
+  return (
+    code === 1000 || code === 1001 || code === 1008 || code === 1011 || code === 1013 || (Number.isInteger(code) && code >= 3000 && code <= 4999)
+  );
+}
+
+const ROOT = 0;
+const SINK = 1;
+const INTERRUPT = 'system.control.interrupt';
+
+/** A node as wired: its input Subject and where its output goes. */
+interface Wired {
+  readonly node: CrewNode;
+  readonly input: Subject<CrewEvent>;
+  readonly children: Wired[];
+  toSink: boolean;
+  output$?: Observable<CrewEvent>;
+  subscription?: Subscription;
+  /** The event being delivered to this node right now (a synchronous pass-through emits it back). */
+  current: CrewEvent | undefined;
+  subscribing: boolean;
+  detached: boolean;
+}
+
+/**
+ * One conversation: the graph of nodes for one connection, its hooks, its
+ * context. Events flow client → root → nodes → sink → client; every event is
+ * published once on the session's bus (`events$`, `onEvent`).
+ *
+ * Order is kept end to end: an event sent or injected while another is being
+ * delivered waits behind it (a per-session trampoline), so RxJS re-entrancy
+ * never reorders what nodes or the client see.
+ */
+export class CrewSession {
+  readonly id: string;
+  readonly context = new SessionContext();
+
+  private readonly graph = new Graph();
+  private readonly hooks = new HookRegistry();
+  private readonly bus = new Subject<CrewEvent>();
+  private readonly interrupts = new Subject<CrewEvent>();
+  private readonly root = new Subject<CrewEvent>();
+  private readonly sink = new Subject<CrewEvent>();
+  private readonly logger: CrewLogger;
+  private readonly teardownTimeout: number;
+
+  private currentState: SessionState = 'created';
+  private graphLockedByStart = false;
+  private ending = false;
+  private wired: Wired[] = [];
+  private transport: CrewTransport | undefined;
+  private transportOpen = false;
+  private prestart: CrewEvent[] = [];
+  private holding: CrewEvent[] | undefined;
+  private inputSampleRate = 16000;
+
+  // trampoline: work that arrives while a delivery is in progress waits here
+  private depth = 0;
+  private queueKinds: number[] = [];
+  private queueEvents: CrewEvent[] = [];
+  private queueHead = 0;
+
+  // bus: each event object is published once; re-entrant publishes wait their turn
+  private seen = new WeakSet<object>();
+  private publishing = false;
+  private backlog: CrewEvent[] = [];
+  private readonly hookReports = new WeakSet<object>();
+  private readonly pendingHooks = new Set<Promise<unknown>>();
+
+  private readonly completion: Promise<void>;
+  private complete!: () => void;
+  private endPromise: Promise<void> | undefined;
+
+  /** The session's event bus: every event once, as it happens. */
+  readonly events$: Observable<CrewEvent>;
+
+  private readonly nodeContext: NodeContext;
+
+  constructor(options: CrewSessionOptions = {}) {
+    if (options.id !== undefined && (typeof options.id !== 'string' || options.id.length === 0)) {
+      throw new InvalidArgumentError('CrewSession: id must be a non-empty string');
+    }
+    this.id = options.id ?? randomUUID();
+    this.logger = options.logger ?? console;
+    this.teardownTimeout = options.teardownTimeout ?? 5000;
+    this.events$ = this.bus.asObservable();
+    this.completion = new Promise<void>((resolve) => (this.complete = resolve));
+    this.nodeContext = Object.freeze({
+      session: this,
+      context: this.context,
+      interrupt$: this.interrupts.asObservable(),
+    });
+  }
+
+  get state(): SessionState {
+    return this.currentState;
+  }
+
+  /** Nodes added so far, in the order they were added. */
+  get nodes(): readonly CrewNode[] {
+    return this.graph.nodes;
+  }
+
+  /** Registers a node. Throws `CREW_ERR_DUPLICATE_NODE` for a repeated instance or name. */
+  addNode(node: CrewNode): this {
+    this.assertBuilding('addNode');
+    this.graph.addNode(node);
+    return this;
+  }
+
+  /** Connects two added nodes: `child` receives everything `parent` emits. */
+  addEdge(parent: CrewNode, child: CrewNode): this {
+    this.assertBuilding('addEdge');
+    this.graph.addEdge(parent, child);
+    return this;
+  }
+
+  /**
+   * Calls `handler(session, event)` for each event whose type matches `pattern`
+   * (an exact type, an alias, `prefix.*` or `*`). Returns a function that removes the hook.
+   */
+  onEvent<E extends CrewEvent = CrewEvent>(pattern: string, handler: EventHandler<E>): () => void {
+    return this.hooks.add(pattern, handler as EventHandler);
+  }
+
+  /**
+   * Locks and validates the graph, wires it, sends `agent.ready`, emits
+   * `system.user.joined`, then delivers the client events that arrived before.
+   * The work is done synchronously; a failure rejects, reports a fatal
+   * `agent.error`, and closes the session (1011).
+   */
+  start(): Promise<void> {
+    try {
+      this.startNow();
+      return Promise.resolve();
+    } catch (err) {
+      const rejected = Promise.reject(err);
+      // the session has already reported and closed; an un-awaited start() must not crash the process
+      rejected.catch(() => undefined);
+      return rejected;
+    }
+  }
+
+  private startNow(): void {
+    if (this.currentState === 'running' || (this.currentState === 'created' && this.graphLockedByStart)) {
+      throw new AlreadyStartedError();
+    }
+    if (this.currentState === 'closed' || this.ending) throw new SessionClosedError('start');
+    try {
+      this.wire();
+    } catch (err) {
+      this.holding = undefined;
+      this.logger.error(`rxcrew: session ${this.id}: start failed:`, err);
+      void this.fail(err, 'start failed');
+      throw err;
+    }
+    this.currentState = 'running';
+    const held = this.holding ?? [];
+    this.holding = undefined;
+    this.enter(SINK, event('agent.ready', { session_id: this.id }));
+    for (const e of held) this.writeOut(e);
+    this.enter(ROOT, event('system.user.joined', { session_id: this.id }));
+    const buffered = this.prestart;
+    this.prestart = [];
+    for (const e of buffered) this.enter(ROOT, e);
+  }
+
+  /** Resolves when the connection has ended and teardown has run. */
+  waitUntilComplete(): Promise<void> {
+    return this.completion;
+  }
+
+  /**
+   * Emits `system.user.left`, lets nodes flush, closes the connection with
+   * `code` (default 1000) and tears down. Idempotent: later calls get the same promise.
+   */
+  stop(reason = 'session stopped', code: number = CloseCodes.NORMAL): Promise<void> {
+    if (!isAllowedCloseCode(code)) {
+      throw new InvalidArgumentError(`stop: close code ${code} is not allowed; use 1000, 1001, 1008, 1011, 1013 or 3000–4999`);
+    }
+    return this.end(code, String(reason), true);
+  }
+
+  /** Sends an event to the client, through the sink (hooks see it). */
+  send(e: CrewEvent): void {
+    assertEvent(e, 'send');
+    if (this.currentState === 'closed') return;
+    this.enter(SINK, e);
+  }
+
+  /** Puts an event into the graph, through the root, as if the client had sent it. */
+  inject(e: CrewEvent): void {
+    assertEvent(e, 'inject');
+    if (this.currentState === 'closed' || this.ending) return;
+    if (this.currentState === 'created') {
+      this.prestart.push(e);
+      return;
+    }
+    this.enter(ROOT, e);
+  }
+
+  /**
+   * Attaches the transport that carries this session's traffic; returns the
+   * connection to feed client frames into. One transport per session.
+   */
+  attach(transport: CrewTransport): CrewConnection {
+    if (this.transport !== undefined) throw new InvalidArgumentError('attach: this session already has a transport');
+    if (this.currentState === 'closed') throw new SessionClosedError('attach');
+    this.transport = transport;
+    this.transportOpen = true;
+    return {
+      receive: (data, isBinary = typeof data !== 'string') => {
+        if (this.ending || this.currentState === 'closed') return 'ignored';
+        const inbound = decodeFrame(data, isBinary);
+        this.handleInbound(inbound);
+        return inbound.kind === 'audio' ? 'audio' : 'json';
+      },
+      receiveValue: (value) => {
+        if (!this.ending && this.currentState !== 'closed') this.handleInbound(validateClientEvent(value));
+      },
+      end: (code, reason) => {
+        this.transportOpen = false;
+        void this.end(code, reason, false);
+      },
+    };
+  }
+
+  // ---- inbound ---------------------------------------------------------
+
+  private handleInbound(inbound: Inbound): void {
+    switch (inbound.kind) {
+      case 'event':
+        return this.clientEvent(inbound.event);
+      case 'audio':
+        return this.clientEvent({ type: 'user.audio', audio: inbound.audio, sample_rate: this.inputSampleRate });
+      case 'bad':
+        return this.send(
+          event('agent.error', {
+            message: inbound.error.message,
+            severity: 'warning',
+            payload: { code: inbound.error.code, issues: inbound.error.issues },
+          }),
+        );
+      case 'drop':
+        return;
+    }
+  }
+
+  private clientEvent(e: CrewEvent): void {
+    if (e.type === 'system.init') this.applyInit(e);
+    if (this.currentState === 'created') this.prestart.push(e);
+    else this.enter(ROOT, e);
+  }
+
+  private applyInit(init: CrewEvent): void {
+    const sessionContext = init.session_context as { initial_variables?: Record<string, unknown> } | undefined;
+    const variables = sessionContext?.initial_variables;
+    if (variables) for (const [key, value] of Object.entries(variables)) this.context.set(key, value);
+    const rate = (init.audio as { input_sample_rate?: number } | undefined)?.input_sample_rate;
+    if (rate !== undefined) this.inputSampleRate = rate;
+  }
+
+  // ---- wiring ----------------------------------------------------------
+
+  private wire(): void {
+    this.graphLockedByStart = true;
+    this.graph.lock();
+    const order = this.graph.validate();
+    // create every Subject first, then call the nodes, then connect (leaves first,
+    // so that an emission made while subscribing reaches subscribed children)
+    const byNode = new Map<CrewNode, Wired>();
+    for (const n of order) {
+      byNode.set(n, {
+        node: n,
+        input: new Subject<CrewEvent>(),
+        children: [],
+        toSink: false,
+        current: undefined,
+        subscribing: false,
+        detached: false,
+      });
+    }
+    for (const w of byNode.values()) {
+      for (const child of this.graph.children(w.node)) w.children.push(byNode.get(child)!);
+      w.toSink = w.children.length === 0 && !(w.node instanceof BackgroundCrewNode);
+    }
+    this.wired = [...byNode.values()];
+    for (const w of this.wired) {
+      try {
+        w.output$ = w.node.process(w.input.asObservable(), this.nodeContext);
+      } catch (err) {
+        throw new NodeSetupError(w.node.name, err);
+      }
+      if (w.output$ === null || typeof w.output$?.subscribe !== 'function') {
+        throw new NodeSetupError(w.node.name, new TypeError('process() must return an Observable'));
+      }
+    }
+    this.sink.subscribe((e) => this.writeOut(e));
+    for (const n of this.graph.nodes) {
+      if (this.graph.parents(n).length === 0) {
+        const w = byNode.get(n)!;
+        this.root.subscribe((e) => this.deliver(w, e));
+      }
+    }
+    this.holding = [];
+    this.depth++;
+    try {
+      for (let i = this.wired.length - 1; i >= 0; i--) this.subscribeNode(this.wired[i]);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private subscribeNode(w: Wired): void {
+    const background = w.node instanceof BackgroundCrewNode;
+    w.subscribing = true;
+    const subscription = w.output$!.subscribe({
+      next: background ? undefined : (x: CrewEvent) => this.emitFrom(w, x),
+      error: (err: unknown) => this.nodeFailed(w, err),
+    });
+    w.subscribing = false;
+    if (!w.detached && !subscription.closed) w.subscription = subscription;
+  }
+
+  private nodeFailed(w: Wired, err: unknown): void {
+    const name = w.node.name;
+    const stop = w.node.onError === 'stop-session';
+    const detach = !stop && w.subscribing;
+    const what = detach ? 'failed while subscribing and is detached' : 'failed';
+    const report = event('agent.error', {
+      message: `node "${name}" ${what}: ${describeError(err)}`,
+      severity: stop ? 'fatal' : 'warning',
+      payload: { code: ErrorCodes.NODE_FAILED, node_name: name, error_class: errorClass(err), message: describeError(err) },
+    });
+    this.send(report);
+    if (stop) {
+      void this.end(CloseCodes.INTERNAL_ERROR, `node "${name}" failed`, true);
+    } else if (detach) {
+      w.detached = true;
+    } else if (!this.ending && this.currentState !== 'closed') {
+      this.subscribeNode(w); // resubscribe: closure state in process() survives
+    }
+  }
+
+  // ---- delivery --------------------------------------------------------
+
+  /** Runs `kind` now, or queues it behind the delivery in progress. */
+  private enter(kind: number, e: CrewEvent): void {
+    if (this.depth > 0) {
+      this.queueKinds.push(kind);
+      this.queueEvents.push(e);
+      return;
+    }
+    this.depth = 1;
+    try {
+      this.dispatch(kind, e);
+      this.drain();
+    } finally {
+      this.depth = 0;
+    }
+  }
+
+  private drain(): void {
+    while (this.queueHead < this.queueEvents.length) {
+      const i = this.queueHead++;
+      this.dispatch(this.queueKinds[i], this.queueEvents[i]);
+    }
+    this.queueHead = 0;
+    this.queueKinds.length = 0;
+    this.queueEvents.length = 0;
+  }
+
+  private dispatch(kind: number, e: CrewEvent): void {
+    if (kind === ROOT) {
+      if (e.type === INTERRUPT) this.interrupts.next(e);
+      this.publish(e);
+      this.root.next(e);
+    } else {
+      this.publish(e);
+      this.sink.next(e);
+    }
+  }
+
+  /** A node emitted `x`. */
+  private emitFrom(w: Wired, x: CrewEvent): void {
+    if (this.depth > 0) {
+      this.forward(w, x);
+      return;
+    }
+    // an asynchronous emission starts a delivery of its own
+    this.depth = 1;
+    try {
+      this.forward(w, x);
+      this.drain();
+    } finally {
+      this.depth = 0;
+    }
+  }
+
+  private forward(w: Wired, x: CrewEvent): void {
+    // a synchronous pass-through was published where the event came from
+    if (x !== w.current) this.publish(x);
+    const children = w.children;
+    for (let i = 0; i < children.length; i++) this.deliver(children[i], x);
+    if (w.toSink) this.sink.next(x);
+  }
+
+  private deliver(w: Wired, e: CrewEvent): void {
+    const previous = w.current;
+    w.current = e;
+    try {
+      w.input.next(e);
+    } finally {
+      w.current = previous;
+    }
+  }
+
+  private writeOut(e: CrewEvent): void {
+    if (this.holding !== undefined) {
+      this.holding.push(e);
+      return;
+    }
+    if (!this.transportOpen) return;
+    try {
+      this.transport!.send(e);
+    } catch (err) {
+      this.logger.error(`rxcrew: session ${this.id}: transport failed to send "${e.type}":`, err);
+    }
+  }
+
+  // ---- bus and hooks ---------------------------------------------------
+
+  private publish(e: CrewEvent): void {
+    const hooks = this.hooks.match(e.type);
+    const observed = this.bus.observed;
+    if (hooks.length === 0 && !observed) return;
+    if (this.seen.has(e)) return;
+    this.seen.add(e);
+    if (this.publishing) {
+      this.backlog.push(e);
+      return;
+    }
+    this.publishing = true;
+    try {
+      this.runHooks(hooks, e, observed);
+      while (this.backlog.length > 0) {
+        const next = this.backlog.shift()!;
+        this.runHooks(this.hooks.match(next.type), next, this.bus.observed);
+      }
+    } finally {
+      this.publishing = false;
+    }
+  }
+
+  private runHooks(hooks: readonly Hook[], e: CrewEvent, observed: boolean): void {
+    for (let i = 0; i < hooks.length; i++) {
+      const hook = hooks[i];
+      try {
+        const result = hook.handler(this, e);
+        if (result !== undefined && result !== null && typeof (result as Promise<void>).then === 'function') {
+          this.track(result as Promise<void>, hook, e);
+        }
+      } catch (err) {
+        this.hookFailed(hook, e, err);
+      }
+    }
+    if (observed) this.bus.next(e);
+  }
+
+  private track(promise: Promise<void>, hook: Hook, e: CrewEvent): void {
+    const tracked = promise.then(
+      () => undefined,
+      (err: unknown) => this.hookFailed(hook, e, err),
+    );
+    this.pendingHooks.add(tracked);
+    void tracked.finally(() => this.pendingHooks.delete(tracked));
+  }
+
+  private hookFailed(hook: Hook, e: CrewEvent, err: unknown): void {
+    if (this.hookReports.has(e) || this.currentState === 'closed') {
+      this.logger.error(`rxcrew: session ${this.id}: hook "${hook.pattern}" failed on "${e.type}":`, err);
+      return;
+    }
+    const report = event('agent.error', {
+      message: `hook "${hook.pattern}" failed on "${e.type}": ${describeError(err)}`,
+      severity: 'warning',
+      payload: {
+        code: ErrorCodes.HOOK_FAILED,
+        pattern: hook.pattern,
+        event_type: e.type,
+        error_class: errorClass(err),
+        message: describeError(err),
+      },
+    });
+    this.hookReports.add(report);
+    this.send(report);
+  }
+
+  // ---- ending ----------------------------------------------------------
+
+  /** Reports a fatal error to the client and ends the session with 1011. */
+  fail(err: unknown, reason = 'internal error'): Promise<void> {
+    if (this.ending || this.currentState === 'closed') return this.endPromise ?? this.completion;
+    const code = err instanceof CrewError ? err.code : ErrorCodes.SETUP_FAILED;
+    this.send(
+      event('agent.error', {
+        message: describeError(err),
+        severity: 'fatal',
+        payload: { code, error_class: errorClass(err) },
+      }),
+    );
+    return this.end(CloseCodes.INTERNAL_ERROR, reason, true);
+  }
+
+  private end(code: number, reason: string, closeTransport: boolean): Promise<void> {
+    if (this.endPromise === undefined) {
+      this.ending = true;
+      this.endPromise = new Promise<void>((resolve) => {
+        const run = () => {
+          this.teardown(code, reason, closeTransport);
+          void this.settleHooks().then(() => {
+            this.bus.complete();
+            this.hooks.clear();
+            this.complete();
+            resolve();
+          });
+        };
+        // teardown delivers events itself, so it waits for the delivery in progress to finish
+        if (this.depth === 0) run();
+        else queueMicrotask(run);
+      });
+    }
+    return this.endPromise;
+  }
+
+  private teardown(code: number, reason: string, closeTransport: boolean): void {
+    const left = event('system.user.left', { session_id: this.id, code, reason });
+    this.depth = 1;
+    try {
+      if (this.currentState === 'running') {
+        this.dispatch(ROOT, left);
+        this.drain();
+        // let nodes flush: complete inputs in topological order
+        for (const w of this.wired) w.input.complete();
+      } else {
+        this.publish(left);
+      }
+      this.drain();
+    } finally {
+      this.depth = 0;
+    }
+    if (closeTransport && this.transportOpen) {
+      this.transportOpen = false;
+      try {
+        this.transport!.close(code, reason);
+      } catch (err) {
+        this.logger.error(`rxcrew: session ${this.id}: transport failed to close:`, err);
+      }
+    }
+    this.transportOpen = false;
+    this.currentState = 'closed';
+    for (const w of this.wired) w.subscription?.unsubscribe();
+    this.root.complete();
+    this.sink.complete();
+    this.interrupts.complete();
+    this.prestart = [];
+    this.holding = undefined;
+  }
+
+  private async settleHooks(): Promise<void> {
+    if (this.pendingHooks.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.teardownTimeout);
+      timer.unref();
+    });
+    await Promise.race([Promise.allSettled([...this.pendingHooks]), deadline]);
+    clearTimeout(timer);
+  }
+
+  private assertBuilding(method: string): void {
+    if (this.currentState === 'closed' || this.ending) throw new SessionClosedError(method);
+    if (this.graphLockedByStart) throw new GraphLockedError(method);
+  }
+}
+
+function assertEvent(e: unknown, method: string): asserts e is CrewEvent {
+  if (typeof e !== 'object' || e === null || typeof (e as CrewEvent).type !== 'string' || (e as CrewEvent).type === '') {
+    throw new InvalidArgumentError(`${method}: expected an event object with a non-empty "type" string`);
+  }
+}

@@ -1,0 +1,5 @@
+/** Test helpers for rxcrew sessions and nodes (`rxcrew/testing`). */
+export { TestClient } from './test-client';
+export type { EventMatcher, TestClientClose, TestClientOptions } from './test-client';
+export { createNodeTestScheduler, runNode, testNode } from './marbles';
+export type { NodeMarbles, RunNodeOptions } from './marbles';

@@ -1,0 +1,59 @@
+import { deepStrictEqual } from 'node:assert';
+import { filter, Observable } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import type { CrewEvent } from '../events';
+import type { CrewNode, NodeContext } from '../node';
+import { CrewSession } from '../session';
+
+/** A `TestScheduler` whose assertions use `node:assert` deep equality (works under any test runner). */
+export function createNodeTestScheduler(): TestScheduler {
+  return new TestScheduler((actual, expected) => deepStrictEqual(actual, expected));
+}
+
+export interface RunNodeOptions {
+  /** The session the node sees in its context. Default: a new standalone session with id `test`. */
+  session?: CrewSession;
+  /** The interrupts the node sees. Default: the `system.control.interrupt` events of `input$`. */
+  interrupt$?: Observable<CrewEvent>;
+}
+
+/** Calls `node.process` on `input$` with a test context, outside any graph. */
+export function runNode(node: CrewNode, input$: Observable<CrewEvent>, options: RunNodeOptions = {}): Observable<CrewEvent> {
+  const session = options.session ?? new CrewSession({ id: 'test' });
+  const ctx: NodeContext = {
+    session,
+    context: session.context,
+    interrupt$: options.interrupt$ ?? input$.pipe(filter((e) => e.type === 'system.control.interrupt')),
+  };
+  return node.process(input$, ctx);
+}
+
+export interface NodeMarbles {
+  /** Hot input marble, e.g. `'-a-b-|'`. */
+  input: string;
+  /** Events for the input marble's letters. */
+  values: Record<string, CrewEvent>;
+  /** Expected output marble. */
+  expected: string;
+  /** Events for the expected marble's letters. Default: `values`. */
+  expectedValues?: Record<string, CrewEvent>;
+  /** Expected subscription marble on the input, e.g. `'^---!'`. */
+  subscriptions?: string;
+  /** The error expected at `#` in the output. */
+  error?: unknown;
+}
+
+/**
+ * Marble-tests a node in virtual time: feeds `input` to the node and asserts
+ * its output equals `expected` (and, when given, the input's subscriptions).
+ *
+ * @example
+ * testNode(new Uppercase(), { input: '-a-|', values: { a: speak('hi') }, expected: '-b-|', expectedValues: { b: speak('HI') } });
+ */
+export function testNode(node: CrewNode, marbles: NodeMarbles, options: Omit<RunNodeOptions, 'interrupt$'> = {}): void {
+  createNodeTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+    const input$ = hot(marbles.input, marbles.values);
+    expectObservable(runNode(node, input$, options)).toBe(marbles.expected, marbles.expectedValues ?? marbles.values, marbles.error);
+    if (marbles.subscriptions !== undefined) expectSubscriptions(input$.subscriptions).toBe(marbles.subscriptions);
+  });
+}

@@ -1,0 +1,2 @@
+/** Reusable operators and ready-made nodes (`rxcrew/operators`). */
+export { ofType } from './of-type';

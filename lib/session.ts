@@ -155,6 +155,7 @@ export class CrewSession {
     this.teardownTimeout = options.teardownTimeout ?? 5000;
     this.events$ = this.bus.asObservable();
     this.completion = new Promise<void>((resolve) => (this.complete = resolve));
+    this.sink.subscribe((e) => this.writeOut(e));
     this.nodeContext = Object.freeze({
       session: this,
       context: this.context,
@@ -365,7 +366,6 @@ export class CrewSession {
         throw new NodeSetupError(w.node.name, new TypeError('process() must return an Observable'));
       }
     }
-    this.sink.subscribe((e) => this.writeOut(e));
     for (const n of this.graph.nodes) {
       if (this.graph.parents(n).length === 0) {
         const w = byNode.get(n)!;

@@ -14,9 +14,21 @@ export class WsTransport implements CrewTransport {
 
   /** Feeds the socket's messages and close into `connection`. */
   bind(connection: CrewConnection, onError: (err: Error) => void): void {
+    // Replies to a frame are sent while the session handles it, so the frame
+    // kind must be known before the frame is handed over, not after.
     this.socket.on('message', (data: Buffer, isBinary: boolean) => {
-      const kind = connection.receive(data, isBinary);
-      if (kind === 'json') this.binaryJson = isBinary;
+      if (!isBinary) {
+        this.binaryJson = false;
+        connection.receive(data, false);
+        return;
+      }
+      const value = jsonObjectIn(data);
+      if (value === undefined) {
+        connection.receive(data, true); // audio
+        return;
+      }
+      this.binaryJson = true;
+      connection.receiveValue(value); // parsed once, validated like any frame
     });
     this.socket.on('close', (code: number, reason: Buffer) => connection.end(code, reason.toString()));
     this.socket.on('error', onError);
@@ -41,6 +53,20 @@ export class WsTransport implements CrewTransport {
   /** Drops the connection without a closing handshake. */
   terminate(): void {
     this.socket.terminate();
+  }
+}
+
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+/** The JSON object a binary frame holds, or `undefined` when the frame is audio (same rule as `decodeFrame`). */
+function jsonObjectIn(data: Buffer): object | undefined {
+  if (data.length < 2 || data[0] !== OPEN_BRACE || data[data.length - 1] !== CLOSE_BRACE) return undefined;
+  try {
+    const value: unknown = JSON.parse(data.toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -5,9 +5,15 @@ import type { CrewEvent } from '../events';
 import type { CrewNode, NodeContext } from '../node';
 import { CrewSession } from '../session';
 
-/** A `TestScheduler` whose assertions use `node:assert` deep equality (works under any test runner). */
-export function createNodeTestScheduler(): TestScheduler {
-  return new TestScheduler((actual, expected) => deepStrictEqual(actual, expected));
+/**
+ * A `TestScheduler` for node and session marbles. By default its assertions use
+ * `node:assert` deep equality (works under any test runner); pass your runner's
+ * assertion, e.g. `(a, e) => expect(a).toEqual(e)`, to use its matchers.
+ */
+export function createNodeTestScheduler(
+  assertDeepEqual: (actual: unknown, expected: unknown) => void = (actual, expected) => deepStrictEqual(actual, expected),
+): TestScheduler {
+  return new TestScheduler(assertDeepEqual);
 }
 
 export interface RunNodeOptions {
@@ -37,8 +43,8 @@ export interface NodeMarbles {
   expected: string;
   /** Events for the expected marble's letters. Default: `values`. */
   expectedValues?: Record<string, CrewEvent>;
-  /** Expected subscription marble on the input, e.g. `'^---!'`. */
-  subscriptions?: string;
+  /** Expected subscription marble(s) on the input, e.g. `'^---!'` (one per subscription). */
+  subscriptions?: string | string[];
   /** The error expected at `#` in the output. */
   error?: unknown;
 }

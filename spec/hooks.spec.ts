@@ -1,0 +1,30 @@
+import { HookRegistry } from '../lib/hooks';
+
+describe('HookRegistry', () => {
+  const noop = () => undefined;
+
+  it('returns matches in registration order across pattern kinds', () => {
+    const r = new HookRegistry();
+    r.add('*', noop);
+    r.add('agent.speak', noop);
+    r.add('agent.*', noop);
+    expect(r.match('agent.speak').map((h) => h.pattern)).toEqual(['*', 'agent.speak', 'agent.*']);
+    expect(r.match('system.init').map((h) => h.pattern)).toEqual(['*']);
+  });
+
+  it('caches per type and forgets the cache when hooks change', () => {
+    const r = new HookRegistry();
+    expect(r.match('a.b')).toHaveLength(0);
+    const off = r.add('a.*', noop);
+    expect(r.match('a.b')).toHaveLength(1);
+    expect(r.match('a.b')).toBe(r.match('a.b'));
+    off();
+    expect(r.match('a.b')).toHaveLength(0);
+  });
+
+  it('matches aliases given as patterns against canonical types', () => {
+    const r = new HookRegistry();
+    r.add('system.user_left', noop);
+    expect(r.match('system.user.left')).toHaveLength(1);
+  });
+});

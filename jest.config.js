@@ -10,4 +10,5 @@ module.exports = {
     '^rxcrew/testing$': '<rootDir>/lib/testing/index.ts',
   },
   testTimeout: 20000,
+  reporters: ['default', '<rootDir>/spec/support/summary-reporter.js'],
 };

@@ -1,4 +1,4 @@
-import { Observable, OperatorFunction } from 'rxjs';
+import { Observable } from 'rxjs';
 import { SessionContext } from './context';
 import { InvalidArgumentError } from './errors';
 import type { CrewEvent } from './events';
@@ -64,10 +64,11 @@ export abstract class CrewNode {
  */
 export abstract class BackgroundCrewNode extends CrewNode {}
 
-/** The function `node()` wraps: an operator, optionally using the node context. */
-export type NodeOperator =
-  | OperatorFunction<CrewEvent, CrewEvent>
-  | ((input$: Observable<CrewEvent>, ctx: NodeContext) => Observable<CrewEvent>);
+/**
+ * The function `node()` wraps: an operator (`OperatorFunction<CrewEvent, CrewEvent>`
+ * fits), optionally using the node context.
+ */
+export type NodeOperator = (input$: Observable<CrewEvent>, ctx: NodeContext) => Observable<CrewEvent>;
 
 class OperatorNode extends CrewNode {
   constructor(
@@ -79,7 +80,7 @@ class OperatorNode extends CrewNode {
   }
 
   process(input$: Observable<CrewEvent>, ctx: NodeContext): Observable<CrewEvent> {
-    return (this.operator as (i: Observable<CrewEvent>, c: NodeContext) => Observable<CrewEvent>)(input$, ctx);
+    return this.operator(input$, ctx);
   }
 }
 

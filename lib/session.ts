@@ -123,6 +123,8 @@ export class CrewSession {
   private prestart: CrewEvent[] = [];
   private holding: CrewEvent[] | undefined;
   private inputSampleRate = 16000;
+  private initEvent: CrewEvent | undefined;
+  private initWaiters: Array<(init: CrewEvent | undefined) => void> = [];
 
   // trampoline: work that arrives while a delivery is in progress waits here
   private depth = 0;
@@ -165,6 +167,33 @@ export class CrewSession {
 
   get state(): SessionState {
     return this.currentState;
+  }
+
+  /** The client's `system.init`, once received. */
+  get init(): CrewEvent | undefined {
+    return this.initEvent;
+  }
+
+  /**
+   * Resolves with the client's `system.init` when it arrives (at once if it has),
+   * or with `undefined` after `timeout` ms or when the session ends. Setup may await
+   * it before `start()` so that `system.user.joined` hooks and nodes see the
+   * client's `initial_variables` in `context`; events meanwhile are buffered.
+   */
+  waitForInit(timeout = 1000): Promise<CrewEvent | undefined> {
+    if (this.initEvent !== undefined || this.ending || this.currentState === 'closed') {
+      return Promise.resolve(this.initEvent);
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => settle(undefined), timeout);
+      timer.unref();
+      const settle = (init: CrewEvent | undefined) => {
+        clearTimeout(timer);
+        this.initWaiters = this.initWaiters.filter((w) => w !== settle);
+        resolve(init);
+      };
+      this.initWaiters.push(settle);
+    });
   }
 
   /** Nodes added so far, in the order they were added. */
@@ -324,11 +353,13 @@ export class CrewSession {
   }
 
   private applyInit(init: CrewEvent): void {
+    this.initEvent = init;
     const sessionContext = init.session_context as { initial_variables?: Record<string, unknown> } | undefined;
     const variables = sessionContext?.initial_variables;
     if (variables) for (const [key, value] of Object.entries(variables)) this.context.set(key, value);
     const rate = (init.audio as { input_sample_rate?: number } | undefined)?.input_sample_rate;
     if (rate !== undefined) this.inputSampleRate = rate;
+    for (const settle of [...this.initWaiters]) settle(init);
   }
 
   // ---- wiring ----------------------------------------------------------
@@ -635,6 +666,7 @@ export class CrewSession {
     this.interrupts.complete();
     this.prestart = [];
     this.holding = undefined;
+    for (const settle of [...this.initWaiters]) settle(undefined);
   }
 
   private async settleHooks(): Promise<void> {

@@ -173,6 +173,32 @@ describe('CrewSession: lifecycle', () => {
     expect(s.context.getOr('missing', 'default')).toBe('default');
   });
 
+  it('waitForInit() resolves with the init when it arrives, or at once if it has', async () => {
+    const s = new CrewSession();
+    const client = new TestClient(s);
+    const waiting = s.waitForInit();
+    const init = { type: 'system.init', version: '1', session_context: { initial_variables: { a: 1 }, conversation_type: 'chat' } };
+    client.send(init);
+    await expect(waiting).resolves.toMatchObject(init);
+    expect(s.init).toMatchObject(init);
+    await expect(s.waitForInit()).resolves.toBe(s.init);
+  });
+
+  it('waitForInit() resolves with undefined after the timeout (virtual time) or when the session ends', async () => {
+    jest.useFakeTimers();
+    try {
+      const s = new CrewSession();
+      const waiting = s.waitForInit(250);
+      jest.advanceTimersByTime(250);
+      await expect(waiting).resolves.toBeUndefined();
+      const ended = s.waitForInit(60_000);
+      await s.stop();
+      await expect(ended).resolves.toBeUndefined();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('keeps context per session', () => {
     const one = new CrewSession();
     const two = new CrewSession();

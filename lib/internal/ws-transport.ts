@@ -30,8 +30,20 @@ export class WsTransport implements CrewTransport {
       this.binaryJson = true;
       connection.receiveValue(value); // parsed once, validated like any frame
     });
-    this.socket.on('close', (code: number, reason: Buffer) => connection.end(code, reason.toString()));
-    this.socket.on('error', onError);
+    // When `ws` closes a connection for a protocol error (frame too big, bad
+    // UTF-8) it sends a close code but reports 1006 locally: report what was sent.
+    let protocolClose: { code: number; reason: string } | undefined;
+    this.socket.on('close', (code: number, reason: Buffer) => {
+      if (code === 1006 && protocolClose !== undefined) connection.end(protocolClose.code, protocolClose.reason);
+      else connection.end(code, reason.toString());
+    });
+    this.socket.on('error', (err: Error) => {
+      const wsCode = (err as { code?: unknown }).code;
+      if (typeof wsCode === 'string' && wsCode.startsWith('WS_ERR_')) {
+        protocolClose ??= { code: PROTOCOL_ERROR_CLOSE_CODES[wsCode] ?? 1002, reason: err.message };
+      }
+      onError(err);
+    });
   }
 
   send(e: CrewEvent): void {
@@ -55,6 +67,14 @@ export class WsTransport implements CrewTransport {
     this.socket.terminate();
   }
 }
+
+/** The close code `ws` sends for each of its (documented) protocol error codes; any other is 1002. */
+const PROTOCOL_ERROR_CLOSE_CODES: Readonly<Record<string, number>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
+  WS_ERR_INVALID_UTF8: 1007,
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
+};
 
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;

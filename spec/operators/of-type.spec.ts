@@ -1,4 +1,4 @@
-import { Events } from 'rxcrew';
+import { CrewEvent, Events } from 'rxcrew';
 import { ofType } from 'rxcrew/operators';
 import { createNodeTestScheduler } from 'rxcrew/testing';
 
@@ -28,8 +28,8 @@ describe('ofType', () => {
   it('passes errors, empty, never and early unsubscribe through', () => {
     run(({ cold, expectObservable, expectSubscriptions }) => {
       expectObservable(cold('-a-#', { a: speak }).pipe(ofType('agent.speak'))).toBe('-a-#', { a: speak });
-      expectObservable(cold('|').pipe(ofType('agent.speak'))).toBe('|');
-      expectObservable(cold('-').pipe(ofType('agent.speak'))).toBe('-');
+      expectObservable(cold<CrewEvent>('|').pipe(ofType('agent.speak'))).toBe('|');
+      expectObservable(cold<CrewEvent>('-').pipe(ofType('agent.speak'))).toBe('-');
       const source = cold('-a-a-a', { a: speak });
       expectObservable(source.pipe(ofType('agent.speak')), '^--!').toBe('-a-', { a: speak });
       expectSubscriptions(source.subscriptions).toBe('^--!');

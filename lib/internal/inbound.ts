@@ -28,16 +28,23 @@ export function decodeFrame(data: string | Buffer, isBinary: boolean): Inbound {
     }
     return validateClientEvent(value);
   }
-  if (data.length >= 2 && data[0] === OPEN_BRACE && data[data.length - 1] === CLOSE_BRACE) {
-    let value: unknown;
-    try {
-      value = JSON.parse(data.toString('utf8'));
-    } catch {
-      return { kind: 'audio', audio: data };
-    }
-    if (isPlainObject(value)) return validateClientEvent(value);
+  const value = jsonObjectIn(data);
+  return value === undefined ? { kind: 'audio', audio: data } : validateClientEvent(value);
+}
+
+/**
+ * The JSON object a binary frame holds, or `undefined` when the frame is audio:
+ * only a frame that starts with `{`, ends with `}` and parses to an object is JSON.
+ */
+export function jsonObjectIn(data: Buffer): Record<string, unknown> | undefined {
+  if (data.length < 2 || data[0] !== OPEN_BRACE || data[data.length - 1] !== CLOSE_BRACE) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(data.toString('utf8'));
+  } catch {
+    return undefined;
   }
-  return { kind: 'audio', audio: data };
+  return isPlainObject(value) ? value : undefined;
 }
 
 /**

@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import type { CrewEvent } from '../events';
+import { jsonObjectIn } from './inbound';
 import type { CrewConnection, CrewTransport } from '../session';
 
 /**
@@ -75,20 +76,6 @@ const PROTOCOL_ERROR_CLOSE_CODES: Readonly<Record<string, number>> = {
   WS_ERR_INVALID_UTF8: 1007,
   WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
 };
-
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-
-/** The JSON object a binary frame holds, or `undefined` when the frame is audio (same rule as `decodeFrame`). */
-function jsonObjectIn(data: Buffer): object | undefined {
-  if (data.length < 2 || data[0] !== OPEN_BRACE || data[data.length - 1] !== CLOSE_BRACE) return undefined;
-  try {
-    const value: unknown = JSON.parse(data.toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The longest prefix of `text` that fits in `maxBytes` of UTF-8 (close reasons are capped at 123). */
 export function truncateUtf8(text: string, maxBytes: number): string {

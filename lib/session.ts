@@ -109,8 +109,8 @@ export class CrewSession {
   private readonly hooks = new HookRegistry();
   private readonly bus = new Subject<CrewEvent>();
   private readonly interrupts = new Subject<CrewEvent>();
-  private readonly root = new Subject<CrewEvent>();
-  private readonly sink = new Subject<CrewEvent>();
+  // the root fans out to the parentless nodes; the sink writes to the transport
+  private rootTargets: Wired[] = [];
   private readonly logger: CrewLogger;
   private readonly teardownTimeout: number;
 
@@ -157,7 +157,6 @@ export class CrewSession {
     this.teardownTimeout = options.teardownTimeout ?? 5000;
     this.events$ = this.bus.asObservable();
     this.completion = new Promise<void>((resolve) => (this.complete = resolve));
-    this.sink.subscribe((e) => this.writeOut(e));
     this.nodeContext = Object.freeze({
       session: this,
       context: this.context,
@@ -400,7 +399,7 @@ export class CrewSession {
     for (const n of this.graph.nodes) {
       if (this.graph.parents(n).length === 0) {
         const w = byNode.get(n)!;
-        this.root.subscribe((e) => this.deliver(w, e));
+        this.rootTargets.push(w);
       }
     }
     this.holding = [];
@@ -475,10 +474,11 @@ export class CrewSession {
     if (kind === ROOT) {
       if (e.type === INTERRUPT) this.interrupts.next(e);
       this.publish(e);
-      this.root.next(e);
+      const targets = this.rootTargets;
+      for (let i = 0; i < targets.length; i++) this.deliver(targets[i], e);
     } else {
       this.publish(e);
-      this.sink.next(e);
+      this.writeOut(e);
     }
   }
 
@@ -503,7 +503,7 @@ export class CrewSession {
     if (x !== w.current) this.publish(x);
     const children = w.children;
     for (let i = 0; i < children.length; i++) this.deliver(children[i], x);
-    if (w.toSink) this.sink.next(x);
+    if (w.toSink) this.writeOut(x);
   }
 
   private deliver(w: Wired, e: CrewEvent): void {
@@ -661,8 +661,7 @@ export class CrewSession {
     this.transportOpen = false;
     this.currentState = 'closed';
     for (const w of this.wired) w.subscription?.unsubscribe();
-    this.root.complete();
-    this.sink.complete();
+    this.rootTargets = [];
     this.interrupts.complete();
     this.prestart = [];
     this.holding = undefined;

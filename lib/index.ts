@@ -12,6 +12,13 @@ export { BackgroundCrewNode, CrewNode, node } from './node';
 export type { CrewNodeOptions, NodeContext, NodeErrorPolicy, NodeOperator } from './node';
 export type { EventHandler } from './hooks';
 
+// the agent turn
+export { OutputCrewNode } from './agent/output-node';
+export type { OutputCrewNodeOptions } from './agent/output-node';
+export { tool } from './agent/tool';
+export type { Tool, ToolContext } from './agent/tool';
+export type { ChatMessage, Responder, ToolCall, ToolCallRequest, ToolSpec, Turn, TurnOutput, Usage } from './agent/types';
+
 // events
 export { canonicalType, defineEvent, event, EVENT_ALIASES, getEventDefinition, registeredEventTypes } from './events';
 export type { CrewEvent, EventDefinition, EventDirection, EventFields, EventOf, EventShape } from './events';

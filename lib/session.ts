@@ -447,8 +447,14 @@ export class CrewSession {
   /** Runs `kind` now, or queues it behind the delivery in progress. */
   private enter(kind: number, e: CrewEvent): void {
     if (this.depth > 0) {
-      this.queueKinds.push(kind);
-      this.queueEvents.push(e);
+      if (kind === ROOT && e.type === INTERRUPT) {
+        // an interrupt jumps ahead of the work queued behind the delivery in progress
+        this.queueKinds.splice(this.queueHead, 0, kind);
+        this.queueEvents.splice(this.queueHead, 0, e);
+      } else {
+        this.queueKinds.push(kind);
+        this.queueEvents.push(e);
+      }
       return;
     }
     this.depth = 1;

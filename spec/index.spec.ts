@@ -26,6 +26,7 @@ describe('public exports', () => {
   "InvalidArgumentError",
   "InvalidEdgeError",
   "NodeSetupError",
+  "OutputCrewNode",
   "SessionClosedError",
   "SessionContext",
   "UnknownNodeError",
@@ -35,13 +36,14 @@ describe('public exports', () => {
   "getEventDefinition",
   "node",
   "registeredEventTypes",
+  "tool",
 ]
 `);
     expect(rxcrew.AtomsCrewApp).toBe(rxcrew.CrewApp);
   });
 
   it('rxcrew/operators', () => {
-    expect(Object.keys(operators).sort()).toEqual(['ofType']);
+    expect(Object.keys(operators).sort()).toEqual(['InterruptedError', 'interruptibleConcatMap', 'ofType']);
   });
 
   it('rxcrew/testing', () => {

@@ -1,0 +1,256 @@
+import { randomUUID } from 'node:crypto';
+import { EMPTY, filter, merge, NEVER, Observable, Subject, tap } from 'rxjs';
+import { interruptibleConcatMap } from '../../operators/interruptible-concat-map';
+import { describeError, ErrorCodes, errorClass, InvalidArgumentError } from '../errors';
+import { CrewEvent, event } from '../events';
+import { CrewNode, CrewNodeOptions, NodeContext } from '../node';
+import { runToolCall, Tool } from './tool';
+import type { ChatMessage, ToolCall, Turn, TurnOutput } from './types';
+import { forEachOutput } from './drive';
+
+export interface OutputCrewNodeOptions extends CrewNodeOptions {
+  /** The first message of every conversation. */
+  systemPrompt?: string;
+  /** Tools the model may call; their results are fed back within the same turn. */
+  tools?: Tool[];
+  /** Most tool rounds in one turn before it fails. Default 8. */
+  maxToolRounds?: number;
+}
+
+/** Per-session conversation state (an OutputCrewNode instance serves one session). */
+interface Conversation {
+  messages: ChatMessage[];
+  /** Index in `messages` of the node's own last reply, until the client's transcript replaces it. */
+  lastReply: number | undefined;
+  /** Text sent so far in the turn in flight. */
+  sent: string;
+}
+
+/**
+ * The LLM-driven node: keeps the conversation, answers `system.llm.request`
+ * with `agent.llm.response.start` {request_id}, a `chunk` per piece and exactly
+ * one `end`, runs tool calls, and is cut off cleanly by
+ * `system.control.interrupt` (interruptible by default). Create one per session.
+ *
+ * @example
+ * class Assistant extends OutputCrewNode {
+ *   async *generateResponse(turn: Turn) {
+ *     yield `You said: ${turn.messages.at(-1)?.content}`;
+ *   }
+ * }
+ */
+export abstract class OutputCrewNode extends CrewNode {
+  readonly systemPrompt: string | undefined;
+  readonly tools: readonly Tool[];
+  private readonly toolsByName: ReadonlyMap<string, Tool>;
+  private readonly maxToolRounds: number;
+  private readonly outbox = new Subject<CrewEvent>();
+  private pending: CrewEvent[] | undefined = [];
+  private wired = false;
+  private ended = false;
+  private conversation: Conversation | undefined;
+
+  constructor(options: OutputCrewNodeOptions = {}) {
+    super({ interruptible: true, ...options });
+    this.systemPrompt = options.systemPrompt;
+    this.tools = [...(options.tools ?? [])];
+    const byName = new Map<string, Tool>();
+    for (const t of this.tools) {
+      if (byName.has(t.name)) throw new InvalidArgumentError(`OutputCrewNode: two tools are named "${t.name}"`);
+      byName.set(t.name, t);
+    }
+    this.toolsByName = byName;
+    this.maxToolRounds = options.maxToolRounds ?? 8;
+  }
+
+  /** Produces one turn's reply: text pieces, or tool calls to run (then it is called again). */
+  abstract generateResponse(turn: Turn): AsyncIterable<TurnOutput> | Observable<TurnOutput>;
+
+  /** The conversation as the node keeps it (a copy). */
+  get messages(): ChatMessage[] {
+    return [...(this.conversation?.messages ?? this.initialMessages())];
+  }
+
+  /** Whether `endCall()` or `transferCall()` was called: no further turns start. */
+  get hasEnded(): boolean {
+    return this.ended;
+  }
+
+  /** Says `text` (`agent.speak`) and records it as an assistant message. */
+  speak(text: string): void {
+    this.conversation?.messages.push({ role: 'assistant', content: text });
+    this.emit(event('agent.speak', { text }));
+  }
+
+  /** Sends `agent.end_call`; the node answers no further requests. */
+  endCall(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.emit(event('agent.end_call'));
+  }
+
+  /** Sends `agent.transfer_call`; the node answers no further requests. */
+  transferCall(number: string, options: Record<string, unknown> = {}): void {
+    if (this.ended) return;
+    this.ended = true;
+    const { on_hold_music, ...transferOptions } = options;
+    this.emit(
+      event('agent.transfer_call', {
+        transfer_call_number: number,
+        transfer_options: transferOptions,
+        ...(typeof on_hold_music === 'string' ? { on_hold_music } : {}),
+      }),
+    );
+  }
+
+  process(input$: Observable<CrewEvent>, ctx: NodeContext): Observable<CrewEvent> {
+    if (this.wired) {
+      throw new InvalidArgumentError(`OutputCrewNode "${this.name}" already serves a session; create one instance per session`);
+    }
+    this.wired = true;
+    const conversation: Conversation = { messages: this.initialMessages(), lastReply: undefined, sent: '' };
+    this.conversation = conversation;
+    const stop$ = merge(
+      this.interruptible ? ctx.interrupt$ : NEVER,
+      input$.pipe(filter((e) => e.type === 'system.user.left')),
+    );
+    const turns$ = input$.pipe(
+      tap((e) => this.record(e)),
+      filter((e) => e.type === 'system.llm.request' && !this.ended),
+      interruptibleConcatMap((request, signal) => this.runTurn(request, signal, ctx, conversation), stop$, {
+        onInterrupt: () => {
+          this.keepReply(conversation.sent);
+          return [event('agent.llm.response.end', { interrupted: true })];
+        },
+      }),
+    );
+    const pending = this.pending ?? [];
+    this.pending = undefined;
+    return merge(this.outbox, turns$, pending);
+  }
+
+  private initialMessages(): ChatMessage[] {
+    return this.systemPrompt === undefined ? [] : [{ role: 'system', content: this.systemPrompt }];
+  }
+
+  private emit(e: CrewEvent): void {
+    if (this.pending) this.pending.push(e);
+    else this.outbox.next(e);
+  }
+
+  /** Conversation bookkeeping for events that are not requests. */
+  private record(e: CrewEvent): void {
+    const conversation = this.conversation!;
+    if (e.type === 'agent.transcript.update') {
+      const content = String(e.content ?? '');
+      if (e.role === 'assistant' && conversation.lastReply !== undefined) {
+        conversation.messages[conversation.lastReply] = { role: 'assistant', content };
+        conversation.lastReply = undefined;
+      } else if (e.role === 'user' || e.role === 'assistant') {
+        conversation.messages.push({ role: e.role, content });
+      }
+    } else if (e.type === 'system.llm.request' && Array.isArray(e.messages) && !this.ended) {
+      // the client's conversation replaces ours; our system prompt stays first
+      conversation.messages = [...this.initialMessages(), ...(e.messages as ChatMessage[]).map(toChatMessage)];
+      conversation.lastReply = undefined;
+    }
+  }
+
+  /** Records the node's reply (only what was actually sent). */
+  private keepReply(text: string, exchange: ChatMessage[] = []): void {
+    const conversation = this.conversation!;
+    conversation.messages.push(...exchange);
+    conversation.sent = '';
+    if (text === '') return;
+    conversation.messages.push({ role: 'assistant', content: text });
+    conversation.lastReply = conversation.messages.length - 1;
+  }
+
+  private runTurn(request: CrewEvent, signal: AbortSignal, ctx: NodeContext, conversation: Conversation): Observable<CrewEvent> {
+    if (this.ended) return EMPTY;
+    return new Observable<CrewEvent>((subscriber) => {
+      const requestId = typeof request.request_id === 'string' ? request.request_id : randomUUID();
+      const extraParams = request.extra_params as Record<string, unknown> | undefined;
+      const base = [...conversation.messages];
+      const exchange: ChatMessage[] = []; // tool calls and results of this turn
+      let finalText = ''; // the reply after the last tool round
+      conversation.sent = '';
+      subscriber.next(event('agent.llm.response.start', { request_id: requestId }));
+
+      const run = async () => {
+        for (let round = 0; ; round++) {
+          const turn: Turn = {
+            messages: [...base, ...exchange],
+            signal,
+            requestId,
+            session: ctx.session,
+            tools: this.tools.map((t) => t.spec),
+            ...(extraParams ? { extraParams } : {}),
+          };
+          let roundText = '';
+          const calls: ToolCall[] = [];
+          await forEachOutput(this.generateResponse(turn), signal, (out) => {
+            if (typeof out === 'string') {
+              if (out === '') return;
+              roundText += out;
+              conversation.sent += out;
+              subscriber.next(event('agent.llm.response.chunk', { text: out }));
+            } else if (out && Array.isArray(out.tool_calls)) {
+              calls.push(...out.tool_calls);
+            }
+          });
+          finalText = roundText;
+          if (signal.aborted || calls.length === 0) return;
+          if (round >= this.maxToolRounds) throw new Error(`the model asked for tools more than ${this.maxToolRounds} times in one turn`);
+          exchange.push({ role: 'assistant', content: roundText, tool_calls: calls });
+          exchange.push(...(await this.runTools(calls, signal, ctx, (e) => subscriber.next(e))));
+        }
+      };
+
+      run().then(
+        () => {
+          if (signal.aborted) return;
+          this.keepReply(finalText, exchange);
+          subscriber.next(event('agent.llm.response.end'));
+          subscriber.complete();
+        },
+        (err: unknown) => {
+          if (signal.aborted) return;
+          subscriber.next(
+            event('agent.error', {
+              message: `node "${this.name}" failed to answer: ${describeError(err)}`,
+              severity: 'warning',
+              payload: { code: ErrorCodes.NODE_FAILED, node_name: this.name, error_class: errorClass(err), message: describeError(err) },
+            }),
+          );
+          this.keepReply(conversation.sent);
+          subscriber.next(event('agent.llm.response.end'));
+          subscriber.complete();
+        },
+      );
+    });
+  }
+
+  /** Runs the calls in parallel; each outcome is logged, and every result is fed back. */
+  private async runTools(calls: ToolCall[], signal: AbortSignal, ctx: NodeContext, emit: (e: CrewEvent) => void): Promise<ChatMessage[]> {
+    const outcomes = await Promise.all(
+      calls.map((call) => {
+        emit(event('agent.log', { name: 'tool_call_start', payload: { tool: call.function?.name, call_id: call.id, arguments: call.function?.arguments } }));
+        return runToolCall(this.toolsByName, call, { session: ctx.session, signal, toolCallId: call.id }).then((outcome) => {
+          if (!signal.aborted) {
+            const payload = outcome.ok
+              ? { tool: call.function?.name, call_id: call.id, result: outcome.result }
+              : { tool: call.function?.name, call_id: call.id, error: outcome.error, error_class: outcome.errorClass };
+            emit(event('agent.log', { name: outcome.ok ? 'tool_call_end' : 'tool_call_error', payload }));
+          }
+          return outcome.message;
+        });
+      }),
+    );
+    return outcomes;
+  }
+}
+
+function toChatMessage(m: ChatMessage): ChatMessage {
+  return { ...m, content: m.content ?? '' };
+}

@@ -1,0 +1,124 @@
+import { from, Observable, ObservableInput, OperatorFunction, Subscription } from 'rxjs';
+
+export interface InterruptibleConcatMapOptions<T, R> {
+  /**
+   * Values to emit when the work in flight for `value` is interrupted (for
+   * example the event that closes a turn). Called once per interruption.
+   */
+  onInterrupt?: (value: T) => Iterable<R>;
+}
+
+/**
+ * Like `concatMap`, one value at a time in arrival order, but `interrupt$` cuts
+ * the work short: the inner in flight is unsubscribed and its `AbortSignal`
+ * fires (synchronously, at the interrupt), queued values are dropped,
+ * `onInterrupt` may close the work with values of its own, and the next value
+ * is handled normally. No interrupt leaves it wedged, whenever it comes.
+ *
+ * ```
+ * source:     -a-bc-------d-------|
+ * project:    v => -x---y|  (emits vx, vy)
+ * interrupt$: -----i
+ * output:     --u--z-------v---w--|   u = ax, z = onInterrupt(a), v = dx, w = dy
+ * ```
+ * (b and c were queued when the interrupt came, so they are dropped.)
+ *
+ * @example
+ * requests$.pipe(interruptibleConcatMap((req, signal) => streamReply(req, signal), ctx.interrupt$))
+ *
+ * @param project Makes the work for one value; gets a signal that fires on interrupt.
+ * @param interrupt$ Each emission interrupts the work in flight and drops the queue.
+ * @param options `onInterrupt`.
+ */
+export function interruptibleConcatMap<T, R>(
+  project: (value: T, signal: AbortSignal, index: number) => ObservableInput<R>,
+  interrupt$: Observable<unknown>,
+  options: InterruptibleConcatMapOptions<T, R> = {},
+): OperatorFunction<T, R> {
+  return (source) =>
+    new Observable<R>((subscriber) => {
+      const queue: T[] = [];
+      let active: { value: T; controller: AbortController; subscription?: Subscription } | undefined;
+      let sourceDone = false;
+      let index = 0;
+
+      const completeIfDone = () => {
+        if (sourceDone && active === undefined && queue.length === 0) subscriber.complete();
+      };
+
+      const startNext = () => {
+        while (active === undefined && queue.length > 0 && !subscriber.closed) {
+          const value = queue.shift()!;
+          const entry: { value: T; controller: AbortController; subscription?: Subscription } = {
+            value,
+            controller: new AbortController(),
+          };
+          active = entry;
+          let inner: Observable<R>;
+          try {
+            inner = from(project(value, entry.controller.signal, index++));
+          } catch (err) {
+            subscriber.error(err);
+            return;
+          }
+          entry.subscription = inner.subscribe({
+            next: (r) => subscriber.next(r),
+            error: (err) => subscriber.error(err),
+            complete: () => {
+              if (active !== entry) return;
+              active = undefined; // loop continues with the next queued value
+              if (entry.subscription !== undefined) {
+                startNext();
+                completeIfDone();
+              }
+            },
+          });
+          // an inner that completed while being subscribed left `active` empty: keep looping
+        }
+        completeIfDone();
+      };
+
+      const interruption = interrupt$.subscribe(() => {
+        queue.length = 0;
+        const current = active;
+        if (current === undefined) return;
+        active = undefined;
+        current.controller.abort(new InterruptedError());
+        current.subscription?.unsubscribe();
+        if (options.onInterrupt) for (const r of options.onInterrupt(current.value)) subscriber.next(r);
+        completeIfDone();
+      });
+
+      const upstream = source.subscribe({
+        next: (value) => {
+          queue.push(value);
+          startNext();
+        },
+        error: (err) => subscriber.error(err),
+        complete: () => {
+          sourceDone = true;
+          completeIfDone();
+        },
+      });
+
+      return () => {
+        interruption.unsubscribe();
+        upstream.unsubscribe();
+        queue.length = 0;
+        const current = active;
+        active = undefined;
+        if (current) {
+          current.controller.abort(new InterruptedError('unsubscribed'));
+          current.subscription?.unsubscribe();
+        }
+      };
+    });
+}
+
+/** The reason an interrupted `AbortSignal` carries. */
+export class InterruptedError extends Error {
+  constructor(message = 'interrupted') {
+    super(message);
+    this.name = 'AbortError';
+  }
+}

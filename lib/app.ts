@@ -4,7 +4,8 @@ import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { InvalidArgumentError } from './errors';
 import { WsTransport } from './internal/ws-transport';
-import { CloseCodes, CrewLogger, CrewSession } from './session';
+import { CrewLogger, CrewSession } from './session';
+import { CloseCodes } from './transport';
 
 /** Called once per connection with that connection's new session. */
 export type SetupHandler = (session: CrewSession) => void | Promise<void>;

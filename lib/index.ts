@@ -1,8 +1,10 @@
 /** rxcrew: a TypeScript runtime for real-time voice and chat agents, built on RxJS. */
 
 // sessions and the server
-export { CrewSession, CloseCodes } from './session';
-export type { CrewConnection, CrewLogger, CrewSessionOptions, CrewTransport, SessionState } from './session';
+export { CrewSession, DEFAULT_SESSION_LIMITS } from './session';
+export type { CrewLogger, CrewSessionOptions, SessionLimits, SessionState } from './session';
+export { CloseCodes } from './transport';
+export type { CrewConnection, CrewTransport } from './transport';
 export { CrewApp, AtomsCrewApp } from './app';
 export type { CrewAppOptions, HttpHandler, SetupHandler } from './app';
 export { SessionContext } from './context';
@@ -18,6 +20,34 @@ export type { OutputCrewNodeOptions } from './agent/output-node';
 export { tool } from './agent/tool';
 export type { Tool, ToolContext } from './agent/tool';
 export type { ChatMessage, Responder, ToolCall, ToolCallRequest, ToolSpec, Turn, TurnOutput, Usage } from './agent/types';
+
+// models: an OpenAI-compatible client, the embedded scripted model, the choice between them
+export {
+  DEFAULT_OPENAI_MODEL,
+  DEFAULT_SCRIPT_RULES,
+  defaultResponder,
+  isAbortError,
+  LlmError,
+  LlmErrorCodes,
+  OPENAI_CLIENT_DEFAULTS,
+  OpenAIChatClient,
+  openAIResponder,
+  scriptedResponder,
+} from './llm';
+export type {
+  ChatModelClient,
+  ChatStreamRequest,
+  ChosenResponder,
+  DefaultResponderOptions,
+  LlmChunk,
+  LlmErrorCode,
+  OpenAIChatClientOptions,
+  OpenAIResponderOptions,
+  ScriptedResponderOptions,
+  ScriptMatch,
+  ScriptRule,
+  ScriptToolRequest,
+} from './llm';
 
 // events
 export { canonicalType, defineEvent, event, EVENT_ALIASES, getEventDefinition, registeredEventTypes } from './events';

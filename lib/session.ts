@@ -15,30 +15,10 @@ import {
 import { CrewEvent, event } from './events';
 import { Graph } from './graph';
 import { EventHandler, Hook, HookRegistry } from './hooks';
-import { decodeFrame, Inbound, validateClientEvent } from './internal/inbound';
+import { ClientLimits, ClientPort, DEFAULT_CLIENT_LIMITS } from './internal/client-port';
+import { CloseCodes, CrewConnection, CrewTransport, isAllowedCloseCode } from './transport';
 import { BackgroundCrewNode, CrewNode, NodeContext } from './node';
 import './catalog';
-
-/** Where a session's outbound events go: a WebSocket, an in-memory test client, a phone bridge. */
-export interface CrewTransport {
-  /** Sends one event to the client. Events with an `audio` buffer are audio. Must not throw. */
-  send(event: CrewEvent): void;
-  /** Closes the connection. The transport reports the end with `connection.end()`. */
-  close(code: number, reason: string): void;
-}
-
-/** The session's side of an attached transport: feed it what the client sends. */
-export interface CrewConnection {
-  /**
-   * One raw frame from the client: text is JSON; binary is JSON or audio.
-   * Returns what the frame was (`'json'` also for a malformed or refused one).
-   */
-  receive(data: string | Buffer, isBinary?: boolean): 'json' | 'audio' | 'ignored';
-  /** One already-decoded JSON value from the client (validated like a frame). */
-  receiveValue(value: unknown): void;
-  /** The connection has ended; the session emits `system.user.left` and tears down. */
-  end(code: number, reason: string): void;
-}
 
 /** Where the runtime writes what it cannot send to a client. */
 export interface CrewLogger {
@@ -54,25 +34,26 @@ export interface CrewSessionOptions {
   logger?: CrewLogger;
   /** How long teardown waits for hooks still running (ms). Default 5000. */
   teardownTimeout?: number;
+  /** Limits on what the client may send; see `DEFAULT_SESSION_LIMITS`. */
+  limits?: Partial<SessionLimits>;
+  /** Who the client is, as `CrewApp`'s `authenticate` found (available as `session.auth`). */
+  auth?: unknown;
+  /** The clock for rate limits (ms). Default `performance.now`. */
+  now?: () => number;
 }
 
-export type SessionState = 'created' | 'running' | 'closed';
+/** Limits on one client: what `ClientLimits` has, and the events held before `start()`. */
+export interface SessionLimits extends ClientLimits {
+  /** Client events held before `start()`; one more closes the connection (1008). */
+  maxPrestartEvents: number;
+}
 
-/** Close codes the runtime uses (RFC 6455). */
-export const CloseCodes = Object.freeze({
-  NORMAL: 1000,
-  GOING_AWAY: 1001,
-  POLICY_VIOLATION: 1008,
-  MESSAGE_TOO_BIG: 1009,
-  INTERNAL_ERROR: 1011,
-  TRY_AGAIN_LATER: 1013,
+export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
+  ...DEFAULT_CLIENT_LIMITS,
+  maxPrestartEvents: 1024,
 });
 
-function isAllowedCloseCode(code: number): boolean {
-  return (
-    code === 1000 || code === 1001 || code === 1008 || code === 1011 || code === 1013 || (Number.isInteger(code) && code >= 3000 && code <= 4999)
-  );
-}
+export type SessionState = 'created' | 'running' | 'closed';
 
 const ROOT = 0;
 const SINK = 1;
@@ -104,6 +85,10 @@ interface Wired {
 export class CrewSession {
   readonly id: string;
   readonly context = new SessionContext();
+  /** What `CrewApp`'s `authenticate` returned for this connection (undefined without it). */
+  readonly auth: unknown;
+  readonly limits: Readonly<SessionLimits>;
+  private readonly now: () => number;
 
   private readonly graph = new Graph();
   private readonly hooks = new HookRegistry();
@@ -155,6 +140,9 @@ export class CrewSession {
     this.id = options.id ?? randomUUID();
     this.logger = options.logger ?? console;
     this.teardownTimeout = options.teardownTimeout ?? 5000;
+    this.auth = options.auth;
+    this.limits = Object.freeze({ ...DEFAULT_SESSION_LIMITS, ...options.limits });
+    this.now = options.now ?? (() => performance.now());
     this.events$ = this.bus.asObservable();
     this.completion = new Promise<void>((resolve) => (this.complete = resolve));
     this.nodeContext = Object.freeze({
@@ -307,15 +295,24 @@ export class CrewSession {
     if (this.currentState === 'closed') throw new SessionClosedError('attach');
     this.transport = transport;
     this.transportOpen = true;
+    const port = new ClientPort(
+      this.limits,
+      {
+        event: (e) => this.clientEvent(e),
+        audio: (audio) => this.clientEvent({ type: 'user.audio', audio, sample_rate: this.inputSampleRate }),
+        refuse: (error) => this.send(event('agent.error', { message: error.message, severity: 'warning', payload: errorPayload(error) })),
+        violate: (error, code) => this.violate(error, code),
+        frameReceived: transport.frameReceived ? (kind, isBinary) => transport.frameReceived!(kind, isBinary) : undefined,
+      },
+      this.now,
+    );
+    const open = () => !this.ending && this.currentState !== 'closed';
     return {
       receive: (data, isBinary = typeof data !== 'string') => {
-        if (this.ending || this.currentState === 'closed') return 'ignored';
-        const inbound = decodeFrame(data, isBinary);
-        this.handleInbound(inbound);
-        return inbound.kind === 'audio' ? 'audio' : 'json';
+        if (open()) port.receive(data, isBinary);
       },
       receiveValue: (value) => {
-        if (!this.ending && this.currentState !== 'closed') this.handleInbound(validateClientEvent(value));
+        if (open()) port.receiveValue(value);
       },
       end: (code, reason) => {
         this.transportOpen = false;
@@ -326,29 +323,25 @@ export class CrewSession {
 
   // ---- inbound ---------------------------------------------------------
 
-  private handleInbound(inbound: Inbound): void {
-    switch (inbound.kind) {
-      case 'event':
-        return this.clientEvent(inbound.event);
-      case 'audio':
-        return this.clientEvent({ type: 'user.audio', audio: inbound.audio, sample_rate: this.inputSampleRate });
-      case 'bad':
-        return this.send(
-          event('agent.error', {
-            message: inbound.error.message,
-            severity: 'warning',
-            payload: { code: inbound.error.code, issues: inbound.error.issues },
-          }),
-        );
-      case 'drop':
-        return;
-    }
+  /** The client broke a limit it cannot go on breaking: report (fatal) and close with `code`. */
+  private violate(error: CrewError, code: number): void {
+    if (this.ending || this.currentState === 'closed') return;
+    this.send(event('agent.error', { message: error.message, severity: 'fatal', payload: errorPayload(error) }));
+    void this.end(code, error.message, true);
   }
 
   private clientEvent(e: CrewEvent): void {
+    if (this.currentState === 'created') {
+      if (this.prestart.length >= this.limits.maxPrestartEvents) {
+        const limit = this.limits.maxPrestartEvents;
+        return this.violate(new CrewError(ErrorCodes.BUFFER_FULL, `more than ${limit} events arrived before the session started`), CloseCodes.POLICY_VIOLATION);
+      }
+      if (e.type === 'system.init') this.applyInit(e);
+      this.prestart.push(e);
+      return;
+    }
     if (e.type === 'system.init') this.applyInit(e);
-    if (this.currentState === 'created') this.prestart.push(e);
-    else this.enter(ROOT, e);
+    this.enter(ROOT, e);
   }
 
   private applyInit(init: CrewEvent): void {
@@ -689,6 +682,11 @@ export class CrewSession {
     if (this.currentState === 'closed' || this.ending) throw new SessionClosedError(method);
     if (this.graphLockedByStart) throw new GraphLockedError(method);
   }
+}
+
+function errorPayload(error: CrewError): Record<string, unknown> {
+  const issues = (error as { issues?: unknown }).issues;
+  return issues === undefined ? { code: error.code } : { code: error.code, issues };
 }
 
 function assertEvent(e: unknown, method: string): asserts e is CrewEvent {

@@ -1,5 +1,6 @@
 import { BadEventError } from '../errors';
 import { badEventFromZod, canonicalType, CrewEvent, getEventDefinition } from '../events';
+import { jsonDepthExceeds } from './json-depth';
 
 /** What a client's message turned out to be. */
 export type Inbound =
@@ -17,9 +18,10 @@ const CLOSE_BRACE = 0x7d;
  * any other binary frame is audio, and never touches JSON or zod beyond a
  * two-byte check.
  */
-export function decodeFrame(data: string | Buffer, isBinary: boolean): Inbound {
+export function decodeFrame(data: string | Buffer, isBinary: boolean, maxDepth = Infinity): Inbound {
   if (!isBinary || typeof data === 'string') {
     const text = typeof data === 'string' ? data : data.toString('utf8');
+    if (jsonDepthExceeds(text, maxDepth)) return tooDeep(maxDepth);
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -28,19 +30,28 @@ export function decodeFrame(data: string | Buffer, isBinary: boolean): Inbound {
     }
     return validateClientEvent(value);
   }
-  const value = jsonObjectIn(data);
+  const value = jsonObjectIn(data, maxDepth);
+  if (value === TOO_DEEP) return tooDeep(maxDepth);
   return value === undefined ? { kind: 'audio', audio: data } : validateClientEvent(value);
+}
+
+const TOO_DEEP = Symbol('too deep');
+
+function tooDeep(maxDepth: number): Inbound {
+  return { kind: 'bad', error: new BadEventError(`an event may nest objects and arrays at most ${maxDepth} deep`) };
 }
 
 /**
  * The JSON object a binary frame holds, or `undefined` when the frame is audio:
  * only a frame that starts with `{`, ends with `}` and parses to an object is JSON.
  */
-export function jsonObjectIn(data: Buffer): Record<string, unknown> | undefined {
+function jsonObjectIn(data: Buffer, maxDepth: number): Record<string, unknown> | typeof TOO_DEEP | undefined {
   if (data.length < 2 || data[0] !== OPEN_BRACE || data[data.length - 1] !== CLOSE_BRACE) return undefined;
+  const text = data.toString('utf8');
+  if (jsonDepthExceeds(text, maxDepth)) return TOO_DEEP;
   let value: unknown;
   try {
-    value = JSON.parse(data.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     return undefined;
   }

@@ -1,7 +1,6 @@
 import WebSocket from 'ws';
 import type { CrewEvent } from '../events';
-import { jsonObjectIn } from './inbound';
-import type { CrewConnection, CrewTransport } from '../session';
+import type { CrewConnection, CrewTransport } from '../transport';
 
 /**
  * Carries one session over one `ws` socket. JSON replies use the frame kind of
@@ -17,20 +16,7 @@ export class WsTransport implements CrewTransport {
   bind(connection: CrewConnection, onError: (err: Error) => void): void {
     // Replies to a frame are sent while the session handles it, so the frame
     // kind must be known before the frame is handed over, not after.
-    this.socket.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) {
-        this.binaryJson = false;
-        connection.receive(data, false);
-        return;
-      }
-      const value = jsonObjectIn(data);
-      if (value === undefined) {
-        connection.receive(data, true); // audio
-        return;
-      }
-      this.binaryJson = true;
-      connection.receiveValue(value); // parsed once, validated like any frame
-    });
+    this.socket.on('message', (data: Buffer, isBinary: boolean) => connection.receive(data, isBinary));
     // When `ws` closes a connection for a protocol error (frame too big, bad
     // UTF-8) it sends a close code but reports 1006 locally: report what was sent.
     let protocolClose: { code: number; reason: string } | undefined;
@@ -45,6 +31,11 @@ export class WsTransport implements CrewTransport {
       }
       onError(err);
     });
+  }
+
+  frameReceived(kind: 'json' | 'audio', isBinary: boolean): void {
+    // replies to a frame are sent while the session handles it: set the kind first
+    if (kind === 'json') this.binaryJson = isBinary;
   }
 
   send(e: CrewEvent): void {

@@ -1,6 +1,7 @@
 import { Observable, Subject } from 'rxjs';
 import type { CrewEvent } from '../events';
-import type { CrewConnection, CrewSession, CrewTransport } from '../session';
+import type { CrewSession } from '../session';
+import type { CrewConnection, CrewTransport } from '../transport';
 
 export interface TestClientOptions {
   /**

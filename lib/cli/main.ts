@@ -1,0 +1,86 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { ChatArgs, parseArgs, UsageError } from './args';
+import { chat, ExitCodes } from './chat';
+
+/*
+ * `rxcrew` as a function: argv and the process's streams in, an exit code out.
+ * bin/rxcrew.ts only hands it the real process; tests can hand it fakes.
+ */
+
+/** What the CLI needs from its process. */
+export interface CliProcess {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  /** Registers the Ctrl-C handler (SIGINT); returns a function that removes it. */
+  onInterrupt(handler: () => void): () => void;
+}
+
+/** Runs `rxcrew` with `argv` (without `node` and the script). Resolves with the exit code. */
+export async function main(argv: readonly string[], proc: CliProcess): Promise<number> {
+  let command;
+  try {
+    command = parseArgs(argv, proc.env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    proc.stderr.write(`rxcrew: ${err.message}\n\n${err.usage}`);
+    return ExitCodes.USAGE;
+  }
+  switch (command.kind) {
+    case 'help':
+      proc.stdout.write(command.text);
+      return ExitCodes.OK;
+    case 'version':
+      proc.stdout.write(`${version()}\n`);
+      return ExitCodes.OK;
+    case 'chat':
+      return runChat(command.args, proc);
+  }
+}
+
+async function runChat(args: ChatArgs, proc: CliProcess): Promise<number> {
+  let input: NodeJS.ReadableStream = proc.stdin;
+  if (args.script !== undefined) {
+    // read it whole before connecting: a missing file is the user's mistake, not the server's
+    let text: string;
+    try {
+      text = readFileSync(args.script, 'utf8');
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      proc.stderr.write(`rxcrew: cannot read script ${args.script}: ${reason}\n`);
+      return ExitCodes.USAGE;
+    }
+    input = Readable.from([text]);
+  }
+  // A terminal gets the prompt; piped input is read like a script, without echo.
+  const interactive = args.script === undefined && proc.stdin.isTTY === true && proc.stdout.isTTY === true;
+  const session = chat({
+    url: args.url,
+    initialVariables: args.initialVariables,
+    input,
+    output: proc.stdout,
+    errors: proc.stderr,
+    interactive,
+    echo: args.script !== undefined,
+  });
+  const removeHandler = proc.onInterrupt(() => session.interrupt());
+  try {
+    return await session.done;
+  } finally {
+    removeHandler();
+  }
+}
+
+/** The package's version, from the nearest package.json named rxcrew (source or dist layout). */
+function version(): string {
+  for (let dir = __dirname; dirname(dir) !== dir; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'rxcrew') return pkg.version ?? 'unknown';
+  }
+  return 'unknown';
+}

@@ -1,0 +1,171 @@
+import WebSocket, { WebSocketServer } from 'ws';
+import { within } from '../integration/helpers';
+import { startChat } from './helpers';
+
+/*
+ * chat() against a scripted stand-in for the platform's agent side, built on
+ * plain `ws`, to check the raw frames the CLI sends (including its own
+ * system.user.joined, which a CrewApp drops) and edge cases a CrewApp never shows.
+ */
+
+type Json = { type: string; [field: string]: unknown };
+
+/** One fake agent connection: every JSON frame received, and waits on them. */
+class FakeAgent {
+  static async listen(options: { autoPong?: boolean } = {}): Promise<FakeAgent> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, autoPong: options.autoPong ?? true });
+    await new Promise<void>((resolve) => wss.once('listening', resolve));
+    return new FakeAgent(wss);
+  }
+
+  readonly received: Json[] = [];
+  socket!: WebSocket;
+  closed!: Promise<number>;
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(private readonly wss: WebSocketServer) {
+    wss.on('connection', (ws) => {
+      this.socket = ws;
+      this.closed = new Promise((resolve) => ws.on('close', resolve));
+      ws.on('message', (data) => {
+        this.received.push(JSON.parse(data.toString()) as Json);
+        for (const wake of [...this.waiters]) wake();
+      });
+    });
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${(this.wss.address() as { port: number }).port}/ws`;
+  }
+
+  /** Resolves once `count` frames of `type` have been received. */
+  got(type: string, count = 1): Promise<void> {
+    return within(
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (this.received.filter((e) => e.type === type).length < count) return;
+          this.waiters.delete(check);
+          resolve();
+        };
+        this.waiters.add(check);
+        check();
+      }),
+      `${count} × ${type}; got ${JSON.stringify(this.received)}`,
+    );
+  }
+
+  send(...events: Json[]): void {
+    for (const e of events) this.socket.send(JSON.stringify(e));
+  }
+
+  /** A ping round trip: every frame the client sent before the pong has arrived. */
+  roundTrip(): Promise<void> {
+    return within(new Promise<void>((resolve) => this.socket.once('pong', () => resolve()).ping()), 'a pong');
+  }
+
+  close(): Promise<void> {
+    for (const ws of this.wss.clients) ws.terminate();
+    return new Promise((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+const start = { type: 'agent.llm.response.start' };
+const end = { type: 'agent.llm.response.end' };
+const chunk = (text: string) => ({ type: 'agent.llm.response.chunk', text });
+
+describe('rxcrew chat on the wire', () => {
+  let agent: FakeAgent;
+  afterEach(() => agent.close());
+
+  it('sends exactly the frames the Atoms platform sends, in order, and closes with 1000', async () => {
+    agent = await FakeAgent.listen();
+    const run = startChat(agent.url, { initialVariables: { customer_name: 'Ada', tier: 'gold' } });
+    await agent.got('system.init');
+    // agent.ready as JSON in a binary frame (as the platform frames it), then an audio frame
+    agent.socket.send(Buffer.from(JSON.stringify({ type: 'agent.ready' })), { binary: true });
+    agent.socket.send(Buffer.from([1, 2, 3, 4]), { binary: true });
+    run.say('hello');
+    await agent.got('system.llm.request');
+    agent.send(start, chunk('Hi '), chunk('Ada'), end);
+    run.end();
+
+    expect(await run.done()).toBe(0);
+    expect(await agent.closed).toBe(1000);
+    expect(agent.received).toEqual([
+      { type: 'system.init', version: '1.0', session_context: { initial_variables: { customer_name: 'Ada', tier: 'gold' }, conversation_type: 'chat' } },
+      { type: 'system.user.joined' },
+      { type: 'agent.transcript.update', role: 'user', content: 'hello' },
+      { type: 'system.llm.request' },
+      { type: 'agent.transcript.update', role: 'assistant', content: 'Hi Ada' },
+    ]);
+    expect(run.output.text).toBe('agent: Hi Ada\n');
+  });
+
+  it('sends the next line only after agent.llm.response.end', async () => {
+    agent = await FakeAgent.listen();
+    const run = startChat(agent.url);
+    await agent.got('system.init');
+    agent.send({ type: 'agent.ready' });
+    run.say('first');
+    run.say('second');
+    await agent.got('system.llm.request');
+    agent.send(start, chunk('one'));
+    await run.output.printed('agent: one');
+    await agent.roundTrip();
+    expect(agent.received.filter((e) => e.type === 'system.llm.request')).toHaveLength(1);
+
+    agent.send(end);
+    await agent.got('system.llm.request', 2);
+    expect(agent.received.slice(-3)).toEqual([
+      { type: 'agent.transcript.update', role: 'assistant', content: 'one' },
+      { type: 'agent.transcript.update', role: 'user', content: 'second' },
+      { type: 'system.llm.request' },
+    ]);
+    run.handle.interrupt();
+    run.handle.interrupt(); // a second Ctrl-C while waiting for the end: leave
+    expect(await run.done()).toBe(0);
+  });
+
+  it('hides chunks sent after an interrupt and sends no transcript when nothing was shown', async () => {
+    agent = await FakeAgent.listen();
+    const run = startChat(agent.url);
+    await agent.got('system.init');
+    agent.send({ type: 'agent.ready' });
+    run.say('long question');
+    await agent.got('system.llm.request');
+    run.handle.interrupt();
+    await agent.got('system.control.interrupt');
+    agent.send(start, chunk('too late'), end); // already on its way when the agent saw the interrupt
+    run.end();
+
+    expect(await run.done()).toBe(0);
+    expect(run.output.text).toBe('(interrupted)\n');
+    expect(agent.received.map((e) => e.type)).toEqual([
+      'system.init',
+      'system.user.joined',
+      'agent.transcript.update',
+      'system.llm.request',
+      'system.control.interrupt',
+    ]);
+  });
+
+  it('exits 1 when agent.ready does not come in time', async () => {
+    agent = await FakeAgent.listen();
+    const run = startChat(agent.url, { readyTimeout: 100 });
+    expect(await run.done()).toBe(1);
+    expect(run.errors.text).toBe(`rxcrew: no agent.ready from ${agent.url} within 0.1 s\n`);
+  });
+
+  it('goes on after a short wait when the server does not answer pings', async () => {
+    agent = await FakeAgent.listen({ autoPong: false });
+    const run = startChat(agent.url, { pongTimeout: 100 });
+    await agent.got('system.init');
+    agent.send({ type: 'agent.ready' });
+    run.say('anyone?');
+    await agent.got('system.llm.request');
+    agent.send(chunk('yes'), end);
+    run.end();
+    expect(await run.done()).toBe(0);
+    expect(run.output.text).toBe('agent: yes\n');
+  });
+});

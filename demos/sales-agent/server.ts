@@ -5,13 +5,15 @@
  *
  * Run: npm start            (builds to dist/, then runs this file)
  *      PORT=9000 npm start  (another port)
- * Talk to it: npm run demo:client -- --name Ada
+ *      HOST=127.0.0.1 npm start (loopback only; default: every interface)
+ * Talk to it: npx rxcrew chat --name Ada   (or npm run demo:client -- --name Ada)
  */
-import { AtomsCrewApp } from 'rxcrew';
+import { AtomsCrewApp, defaultResponder } from 'rxcrew';
 import { setup } from './setup';
 
 // No port option: the app reads $PORT and falls back to 8080, as the design asks.
-const app = new AtomsCrewApp({ setup });
+const app = new AtomsCrewApp({ setup, ...(process.env.HOST ? { host: process.env.HOST } : {}) });
+console.log(`model: ${defaultResponder().description}`);
 
 // run() listens, prints the URL, and closes every session gracefully on SIGINT/SIGTERM.
 app.run().catch((err: unknown) => {

@@ -48,6 +48,8 @@ export abstract class OutputCrewNode extends CrewNode {
   private pending: CrewEvent[] | undefined = [];
   private wired = false;
   private ended = false;
+  /** Set while a turn runs: end-call and transfer wait for its end. */
+  private afterTurn: CrewEvent[] | undefined;
   private conversation: Conversation | undefined;
 
   constructor(options: OutputCrewNodeOptions = {}) {
@@ -82,11 +84,15 @@ export abstract class OutputCrewNode extends CrewNode {
     this.emit(event('agent.speak', { text }));
   }
 
-  /** Sends `agent.end_call`; the node answers no further requests. */
+  /**
+   * Sends `agent.end_call`; the node answers no further requests. Called during
+   * a turn (from a tool, say), it is sent right after that turn's end, so the
+   * goodbye is heard before the call ends.
+   */
   endCall(): void {
     if (this.ended) return;
     this.ended = true;
-    this.emit(event('agent.end_call'));
+    this.emitAfterTurn(event('agent.end_call'));
   }
 
   /** Sends `agent.transfer_call`; the node answers no further requests. */
@@ -94,7 +100,7 @@ export abstract class OutputCrewNode extends CrewNode {
     if (this.ended) return;
     this.ended = true;
     const { on_hold_music, ...transferOptions } = options;
-    this.emit(
+    this.emitAfterTurn(
       event('agent.transfer_call', {
         transfer_call_number: number,
         transfer_options: transferOptions,
@@ -120,7 +126,7 @@ export abstract class OutputCrewNode extends CrewNode {
       interruptibleConcatMap((request, signal) => this.runTurn(request, signal, ctx, conversation), stop$, {
         onInterrupt: () => {
           this.keepReply(conversation.sent);
-          return [event('agent.llm.response.end', { interrupted: true })];
+          return this.closeTurn(event('agent.llm.response.end', { interrupted: true }));
         },
       }),
     );
@@ -131,6 +137,18 @@ export abstract class OutputCrewNode extends CrewNode {
 
   private initialMessages(): ChatMessage[] {
     return this.systemPrompt === undefined ? [] : [{ role: 'system', content: this.systemPrompt }];
+  }
+
+  private emitAfterTurn(e: CrewEvent): void {
+    if (this.afterTurn) this.afterTurn.push(e);
+    else this.emit(e);
+  }
+
+  /** The turn's closing events: its one end, then what waited for it. */
+  private closeTurn(end: CrewEvent): CrewEvent[] {
+    const waiting = this.afterTurn ?? [];
+    this.afterTurn = undefined;
+    return [end, ...waiting];
   }
 
   private emit(e: CrewEvent): void {
@@ -175,6 +193,7 @@ export abstract class OutputCrewNode extends CrewNode {
       const exchange: ChatMessage[] = []; // tool calls and results of this turn
       let finalText = ''; // the reply after the last tool round
       conversation.sent = '';
+      this.afterTurn = [];
       subscriber.next(event('agent.llm.response.start', { request_id: requestId }));
 
       const run = async () => {
@@ -211,7 +230,7 @@ export abstract class OutputCrewNode extends CrewNode {
         () => {
           if (signal.aborted) return;
           this.keepReply(finalText, exchange);
-          subscriber.next(event('agent.llm.response.end'));
+          for (const e of this.closeTurn(event('agent.llm.response.end'))) subscriber.next(e);
           subscriber.complete();
         },
         (err: unknown) => {
@@ -224,7 +243,7 @@ export abstract class OutputCrewNode extends CrewNode {
             }),
           );
           this.keepReply(conversation.sent);
-          subscriber.next(event('agent.llm.response.end'));
+          for (const e of this.closeTurn(event('agent.llm.response.end'))) subscriber.next(e);
           subscriber.complete();
         },
       );
@@ -236,7 +255,7 @@ export abstract class OutputCrewNode extends CrewNode {
     const outcomes = await Promise.all(
       calls.map((call) => {
         emit(event('agent.log', { name: 'tool_call_start', payload: { tool: call.function?.name, call_id: call.id, arguments: call.function?.arguments } }));
-        return runToolCall(this.toolsByName, call, { session: ctx.session, signal, toolCallId: call.id }).then((outcome) => {
+        return runToolCall(this.toolsByName, call, { session: ctx.session, node: this, signal, toolCallId: call.id }).then((outcome) => {
           if (!signal.aborted) {
             const payload = outcome.ok
               ? { tool: call.function?.name, call_id: call.id, result: outcome.result }

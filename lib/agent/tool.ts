@@ -1,11 +1,14 @@
 import { z } from 'zod';
 import { describeError, errorClass, InvalidArgumentError } from '../errors';
 import type { CrewSession } from '../session';
+import type { OutputCrewNode } from './output-node';
 import type { ChatMessage, ToolCall, ToolSpec } from './types';
 
 /** What a tool's `execute` gets besides its arguments. */
 export interface ToolContext {
   session: CrewSession;
+  /** The node running the tool: a tool may `speak`, `endCall` or `transferCall` through it. */
+  node: OutputCrewNode;
   /** Fires when the turn is interrupted: long-running tools should stop. */
   signal: AbortSignal;
   toolCallId: string;

@@ -146,6 +146,32 @@ describe('OutputCrewNode with tools', () => {
     await client.next('agent.llm.response.end');
   });
 
+  it('lets a tool end the call: agent.end_call follows the turn\'s end', async () => {
+    const hangUp = tool({
+      name: 'hang_up',
+      description: 'ends the call',
+      parameters: z.object({}),
+      execute: (_args, { node }) => {
+        node.endCall();
+        return 'ok';
+      },
+    });
+    class Closer extends OutputCrewNode {
+      async *generateResponse(turn: Turn): AsyncGenerator<TurnOutput> {
+        if (turn.messages.at(-1)?.role !== 'tool') yield { tool_calls: [call('h', 'hang_up', '{}')] };
+        else yield 'Goodbye!';
+      }
+    }
+    const session = new CrewSession();
+    session.addNode(new Closer({ tools: [hangUp] }));
+    const client = new TestClient(session);
+    await session.start();
+    client.send({ type: 'system.llm.request' });
+    await client.next('agent.end_call');
+    const order = client.received.map((e) => e.type).filter((t) => t.startsWith('agent.llm') || t === 'agent.end_call');
+    expect(order).toEqual(['agent.llm.response.start', 'agent.llm.response.chunk', 'agent.llm.response.end', 'agent.end_call']);
+  });
+
   it('refuses two tools with one name', () => {
     class Two extends OutputCrewNode {
       async *generateResponse(): AsyncGenerator<string> {}

@@ -104,9 +104,14 @@ export interface TsProcess {
  * Starts `node -r ts-node/register/transpile-only script ...args`. `guardMs`: how long
  * it may run before it is killed and `exited` rejects (`false` for a long-lived server).
  */
-export function runTs(script: string, args: string[], options: { env?: NodeJS.ProcessEnv; guardMs?: number | false } = {}): TsProcess {
+export function runTs(
+  script: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; guardMs?: number | false; require?: string[] } = {},
+): TsProcess {
   const guardMs = options.guardMs ?? GUARD_MS;
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], {
+  const preload = (options.require ?? []).flatMap((m) => ['-r', m]);
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', ...preload, script, ...args], {
     cwd: ROOT,
     env: { ...process.env, RXCREW_URL: '', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,6 +1,7 @@
 import { CrewEvent, CrewSession } from 'rxcrew';
 import { TestClient } from 'rxcrew/testing';
-import { chunk, SalesAgent, SCRIPT } from '../../demos/sales-agent/sales-agent';
+import { SALES_RULES, SalesAgent, SCRIPT } from '../../demos/sales-agent/sales-agent';
+import { scriptedResponder } from 'rxcrew';
 import { createSetup, SPEECH_COUNT_KEY } from '../../demos/sales-agent/setup';
 import { SessionStats, StatsTracker } from '../../demos/sales-agent/stats-tracker';
 
@@ -18,16 +19,20 @@ function init(customerName?: string): object {
 function demoSession(): { session: CrewSession; client: TestClient } {
   const session = new CrewSession({ logger: quiet });
   const tracker = new StatsTracker();
-  const agent = new SalesAgent();
+  // the script, not whatever model the environment names, and no pauses between pieces
+  const agent = new SalesAgent({ responder: scriptedResponder(SALES_RULES, { chunkDelayMs: 0, fallback: () => SCRIPT.fallback }) });
   session.addNode(tracker).addNode(agent).addEdge(tracker, agent);
   return { session, client: new TestClient(session) };
 }
 
-/** Says `content` as the user and returns the events the agent sent in reply (delivery is synchronous). */
-function ask(client: TestClient, content: string, request: object = {}): CrewEvent[] {
+/** Says `content` as the user and returns the events the agent sent in reply, up to what followed its end. */
+async function ask(client: TestClient, content: string | undefined, request: object = {}): Promise<CrewEvent[]> {
   const before = client.received.length;
-  client.send({ type: 'agent.transcript.update', role: 'user', content });
+  const ends = client.all('agent.llm.response.end').length;
+  if (content !== undefined) client.send({ type: 'agent.transcript.update', role: 'user', content });
   client.send({ type: 'system.llm.request', ...request });
+  await client.next((e) => e.type === 'agent.llm.response.end' && client.all('agent.llm.response.end').length > ends);
+  await new Promise<void>((r) => setImmediate(r)); // what is sent right after the end (end_call)
   return client.received.slice(before);
 }
 
@@ -58,7 +63,7 @@ describe('SalesAgent', () => {
   it('answers a price question with start, chunks and exactly one end, in order', async () => {
     const { session, client } = demoSession();
     await session.start();
-    const reply = ask(client, 'How much does the panel cost?');
+    const reply = await ask(client, 'How much does the panel cost?');
 
     const types = reply.map((e) => e.type);
     expect(types[0]).toBe('agent.llm.response.start');
@@ -74,8 +79,8 @@ describe('SalesAgent', () => {
   it('answers feature questions and falls back on anything else', async () => {
     const { session, client } = demoSession();
     await session.start();
-    expect(replyText(ask(client, 'What features does it have?'))).toBe(SCRIPT.features);
-    expect(replyText(ask(client, 'Do you sell bicycles?'))).toBe(SCRIPT.fallback);
+    expect(replyText(await ask(client, 'What features does it have?'))).toBe(SCRIPT.features);
+    expect(replyText(await ask(client, 'Do you sell bicycles?'))).toBe(SCRIPT.fallback);
     await session.stop();
   });
 
@@ -83,7 +88,7 @@ describe('SalesAgent', () => {
     const { session, client } = demoSession();
     client.send(init('Ada'));
     await session.start();
-    ask(client, 'price?');
+    await ask(client, 'price?');
     const sent = client.received.map((e) => e.type);
     expect(sent.filter((t) => !t.startsWith('agent.') || t === 'agent.transcript.update')).toEqual([]);
     await session.stop();
@@ -97,9 +102,9 @@ describe('SalesAgent', () => {
 
     // "yes" only books a survey right after the price answer offered one. B's "yes"
     // comes between A's offer and A's "yes": shared history would book a survey for B.
-    ask(a.client, 'What does it cost?');
-    expect(replyText(ask(b.client, 'yes please'))).toBe(SCRIPT.fallback);
-    expect(replyText(ask(a.client, 'yes please'))).toBe(SCRIPT.surveyBooked);
+    await ask(a.client, 'What does it cost?');
+    expect(replyText(await ask(b.client, 'yes please'))).toBe(SCRIPT.fallback);
+    expect(replyText(await ask(a.client, 'yes please'))).toBe(SCRIPT.surveyBooked);
 
     await Promise.all([a.session.stop(), b.session.stop()]);
   });
@@ -111,36 +116,31 @@ describe('SalesAgent', () => {
       { role: 'assistant', content: SCRIPT.price },
       { role: 'user', content: 'sure' },
     ];
-    const reply = client.received.length;
-    client.send({ type: 'system.llm.request', messages });
-    expect(replyText(client.received.slice(reply))).toBe(SCRIPT.surveyBooked);
+    expect(replyText(await ask(client, undefined, { messages }))).toBe(SCRIPT.surveyBooked);
     await session.stop();
   });
 
   it('lets the client replace the record of its last reply (what the user heard)', async () => {
     const { session, client } = demoSession();
     await session.start();
-    ask(client, 'price?');
+    await ask(client, 'price?');
     // The user heard only part of the reply: the offer never reached them.
     client.send({ type: 'agent.transcript.update', role: 'assistant', content: 'The HelioMax 400 panel costs $349.' });
-    expect(replyText(ask(client, 'yes'))).toBe(SCRIPT.fallback);
+    expect(replyText(await ask(client, 'yes'))).toBe(SCRIPT.fallback);
     await session.stop();
   });
 
   it('says goodbye, then agent.end_call after the end, and answers no further requests', async () => {
     const { session, client } = demoSession();
     await session.start();
-    const reply = ask(client, 'Thanks, bye!');
+    const reply = await ask(client, 'Thanks, bye!');
     expect(replyText(reply)).toBe(SCRIPT.goodbye);
     expect(reply.map((e) => e.type).slice(-2)).toEqual(['agent.llm.response.end', 'agent.end_call']);
-    expect(ask(client, 'price?')).toEqual([]);
+    const before = client.received.length;
+    client.send({ type: 'system.llm.request' });
+    await new Promise<void>((r) => setImmediate(r));
+    expect(client.received.slice(before)).toEqual([]);
     await session.stop();
-  });
-
-  it('splits replies into word groups that join back to the text', () => {
-    expect(chunk('one two three four five', 2)).toEqual(['one two ', 'three four ', 'five']);
-    expect(chunk('single')).toEqual(['single']);
-    expect(chunk(SCRIPT.features).join('')).toBe(SCRIPT.features);
   });
 });
 
@@ -151,9 +151,9 @@ describe('StatsTracker', () => {
     session.onEvent('agent.log', (_s, e) => void logs.push(e));
     client.send(init('Ada'));
     await session.start();
-    ask(client, 'price?');
+    await ask(client, 'price?');
     client.send({ type: 'agent.transcript.update', role: 'assistant', content: SCRIPT.price });
-    ask(client, 'features?');
+    await ask(client, 'features?');
 
     const stats = session.context.get('stats') as SessionStats;
     expect(stats.user_turns).toBe(2);

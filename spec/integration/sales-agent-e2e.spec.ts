@@ -1,147 +1,79 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CrewApp } from 'rxcrew';
+import { closedPort, runTs, TsProcess } from '../cli/helpers';
 import { SCRIPT } from '../../demos/sales-agent/sales-agent';
-import { createSetup } from '../../demos/sales-agent/setup';
 
 /*
- * End to end: the demo's setup served by a real CrewApp on a free port, and the
- * demo's text client as a separate process talking to it over a real socket
- * with piped stdin. Every wait is on process output or exit, guarded by a timeout.
+ * End to end, two processes: the sales-agent demo server (demos/sales-agent/server.ts,
+ * run under ts-node with 'rxcrew' resolved to the sources) and `rxcrew chat`
+ * (bin/rxcrew.ts) talking to it over a real socket. Every wait is on process
+ * output or exit, guarded by a timeout.
  */
 
-const ROOT = join(__dirname, '..', '..');
-const CLIENT = join('demos', 'sales-agent', 'client.ts');
-const GUARD_MS = 10_000;
-const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined };
+const SERVER = join('demos', 'sales-agent', 'server.ts');
+const CLI = join('bin', 'rxcrew.ts');
+const REGISTER = './spec/support/register-rxcrew.js';
 
-interface Run {
-  child: ChildProcess;
-  /** Everything the client printed so far. */
-  stdout: () => string;
-  /** Resolves once `text` appears on the client's stdout. */
-  printed: (text: string) => Promise<void>;
-  /** Resolves with the exit code and all output once the process has exited. */
-  exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
+function script(lines: string[]): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'rxcrew-')), 'talk.txt');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
 }
 
-/** Starts the text client (under ts-node, like `npm run demo:client` but without a build). */
-function startClient(args: string[]): Run {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', CLIENT, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, RXCREW_URL: '' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  const watchers: Array<() => void> = [];
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-    for (const w of [...watchers]) w();
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const guard = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`client did not exit within ${GUARD_MS} ms; stdout: ${stdout}; stderr: ${stderr}`));
-    }, GUARD_MS);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  const printed = (text: string) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!stdout.includes(text)) return false;
-        watchers.splice(watchers.indexOf(check), 1);
-        resolve();
-        return true;
-      };
-      watchers.push(check);
-      if (check()) return;
-      exited.then(() => reject(new Error(`client exited before printing ${JSON.stringify(text)}; stdout: ${stdout}`)), reject);
-    });
-  return { child, stdout: () => stdout, printed, exited };
-}
-
-/** A port nothing listens on: bind one, then free it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-describe('sales-agent demo, end to end', () => {
-  let app: CrewApp;
+describe('sales-agent demo with rxcrew chat, end to end', () => {
+  let server: TsProcess;
   let url: string;
-  const log = jest.fn<void, [string]>();
 
   beforeAll(async () => {
-    app = new CrewApp({ setup: createSetup({ log }), host: '127.0.0.1', port: 0, logger: quiet });
-    const { port } = await app.listen();
-    url = `ws://127.0.0.1:${port}/ws`;
+    // no model keys: the demo must use its embedded script
+    server = runTs(SERVER, [], {
+      require: [REGISTER],
+      guardMs: false,
+      env: { PORT: '0', HOST: '127.0.0.1', OPENAI_API_KEY: '', OPENAI_BASE_URL: '' },
+    });
+    const match = await server.printed(/listening on http:\/\/127\.0\.0\.1:(\d+)\//);
+    url = `ws://127.0.0.1:${match![1]}/ws`;
   });
 
-  afterAll(() => app.close());
+  afterAll(async () => {
+    server.child.kill('SIGTERM');
+    const { code, stdout } = await server.exited;
+    expect(code).toBe(0); // closed gracefully on SIGTERM
+    expect(stdout).toContain('closing');
+  });
 
-  /** The session of the client started last (earlier ones may still be ending). */
-  const newestSession = () => [...app.sessions.values()].pop()!;
-
-  it('greets, answers the scripted questions, and exits 0 after "bye"', async () => {
-    const run = startClient([url]);
-    run.child.stdin!.write('How much does it cost?\nyes\nWhat features does it have?\nDo you sell bikes?\nbye\n');
-    const { code, stdout, stderr } = await run.exited;
+  it('greets by name, answers the scripted questions in order, and exits 0 after the agent ends the call', async () => {
+    const talk = script(['How much does it cost?', 'yes', 'What features does it have?', 'Do you sell bikes?', 'bye']);
+    const { code, stdout, stderr } = await runTs(CLI, ['chat', '--name', 'Ada', '--script', talk, url]).exited;
 
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toContain("agent: Hi there! I'm Sunny from HelioMax Solar.");
+    expect(stdout).toContain("Hi Ada! I'm Sunny from HelioMax Solar.");
     const answers = [SCRIPT.price, SCRIPT.surveyBooked, SCRIPT.features, SCRIPT.fallback, SCRIPT.goodbye];
-    const at = answers.map((text) => stdout.indexOf(`agent: ${text}\n`));
+    const at = answers.map((text) => stdout.indexOf(text));
     expect(at.every((i) => i >= 0)).toBe(true);
     expect([...at].sort((x, y) => x - y)).toEqual(at); // in the order asked
-    expect(stdout).toContain('(the agent ended the call)');
-    expect(log).toHaveBeenCalledWith(expect.stringMatching(/^User .+ connected!$/));
+    expect(stdout.indexOf('ended the call')).toBeGreaterThan(at[4]); // after the goodbye was heard
+    expect(server.stdout()).toMatch(/User .+ connected!/);
   });
 
-  it('takes one line at a time from an interactive-style conversation and closes on end of input', async () => {
-    const run = startClient(['--name', 'Ada', url]);
-    // setup waits for system.init, so the greeting already knows the name
-    await run.printed('agent: Hi Ada!');
-    run.child.stdin!.write('what is the price?\n');
-    await run.printed(`agent: ${SCRIPT.price}\n`);
-    // --name travels in system.init's initial_variables into the session's context.
-    expect(newestSession().context.get('customer_name')).toBe('Ada');
-    run.child.stdin!.write('and the warranty?\n');
-    await run.printed(`agent: ${SCRIPT.features}\n`);
-    run.child.stdin!.end(); // EOF: the client closes the socket and exits
-
-    const { code, stderr } = await run.exited;
-    expect(code).toBe(0);
-    expect(stderr).toBe('');
-    // The server saw the connection end: the tracker's summary was logged for it.
-    expect(log).toHaveBeenCalledWith(expect.stringMatching(/"user_turns":2/));
+  it('serves several clients at once, each with its own conversation', async () => {
+    const runs = ['Ann', 'Bob', 'Cy'].map((name) => runTs(CLI, ['chat', '--name', name, '--script', script(['yes', 'price?', 'yes']), url]));
+    const results = await Promise.all(runs.map((r) => r.exited));
+    results.forEach(({ code, stdout }, i) => {
+      expect(code).toBe(0);
+      expect(stdout).toContain(`Hi ${['Ann', 'Bob', 'Cy'][i]}!`);
+      // the first "yes" came before any offer: only the second books the survey
+      expect(stdout.indexOf(SCRIPT.fallback)).toBeLessThan(stdout.indexOf(SCRIPT.surveyBooked));
+    });
   });
 
-  it('exits non-zero with one line on stderr when the server closes the connection', async () => {
-    const run = startClient([url]);
-    await run.printed('agent: Hi there!');
-    await newestSession().stop('demo over', 1001);
-
-    const { code, stderr } = await run.exited;
-    expect(code).toBe(1);
-    expect(stderr).toBe('sales-agent client: the server closed the connection (1001 demo over)\n');
-  });
-
-  it('exits non-zero with one line on stderr when nothing listens on the port', async () => {
+  it('exits 1 with one line on stderr when nothing listens', async () => {
     const port = await closedPort();
-    const { code, stdout, stderr } = await startClient([`ws://127.0.0.1:${port}/ws`]).exited;
-
+    const { code, stderr } = await runTs(CLI, ['chat', `ws://127.0.0.1:${port}/ws`]).exited;
     expect(code).toBe(1);
-    expect(stdout).toBe('');
-    expect(stderr).toMatch(new RegExp(`^sales-agent client: cannot connect to ws://127\\.0\\.0\\.1:${port}/ws: ECONNREFUSED\\n$`));
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).not.toMatch(/\n\s+at /);
   });
 });

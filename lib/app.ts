@@ -2,40 +2,14 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
-import { InvalidArgumentError } from './errors';
+import { CrewAppOptions, resolveAppOptions, ResolvedAppOptions } from './app-options';
+import { CrewError, ErrorCodes, InvalidArgumentError } from './errors';
+import { event } from './events';
 import { WsTransport } from './internal/ws-transport';
-import { CrewLogger, CrewSession } from './session';
+import { CrewSession } from './session';
 import { CloseCodes } from './transport';
 
-/** Called once per connection with that connection's new session. */
-export type SetupHandler = (session: CrewSession) => void | Promise<void>;
-
-/**
- * Serves extra HTTP routes (a page, an API). Return `true` when the request
- * was answered; otherwise the built-in routes answer it.
- */
-export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
-
-export interface CrewAppOptions {
-  /** Builds each connection's graph. Required. */
-  setup: SetupHandler;
-  /** Default: `$PORT`, else 8080. 0 picks a free port. */
-  port?: number;
-  /** Default `0.0.0.0`. */
-  host?: string;
-  /** WebSocket path. Default `/ws`. */
-  path?: string;
-  /** Largest accepted frame, in bytes (`ws` `maxPayload`). Default 65536. */
-  maxPayload?: number;
-  /** How long `close()` waits for sessions to finish before terminating them (ms). Default 10000. */
-  closeTimeout?: number;
-  /** Extra HTTP routes, tried before the built-in ones. */
-  http?: HttpHandler;
-  /** Default `console`. */
-  logger?: CrewLogger;
-}
-
-const DEFAULTS = { host: '0.0.0.0', path: '/ws', maxPayload: 64 * 1024, closeTimeout: 10_000 };
+export type { Authenticate, CrewAppOptions, HttpHandler, SetupHandler } from './app-options';
 
 /**
  * The WebSocket server: one isolated `CrewSession` per connection, built by
@@ -46,7 +20,7 @@ const DEFAULTS = { host: '0.0.0.0', path: '/ws', maxPayload: 64 * 1024, closeTim
  * await app.run();
  */
 export class CrewApp {
-  private readonly options: Required<Omit<CrewAppOptions, 'http'>> & Pick<CrewAppOptions, 'http'>;
+  private readonly options: ResolvedAppOptions;
   private readonly live = new Map<string, CrewSession>();
   private readonly transports = new Map<string, WsTransport>();
   private server: Server | undefined;
@@ -54,32 +28,10 @@ export class CrewApp {
   private accepting = false;
   private closing: Promise<void> | undefined;
 
+  private timers: NodeJS.Timeout[] = [];
+
   constructor(options: CrewAppOptions) {
-    if (options === null || typeof options !== 'object' || typeof options.setup !== 'function') {
-      throw new InvalidArgumentError('CrewApp: options.setup must be a function (session) => void | Promise<void>');
-    }
-    const port = options.port ?? portFromEnv();
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new InvalidArgumentError(`CrewApp: port must be an integer from 0 to 65535, got ${String(port)}`);
-    }
-    const path = options.path ?? DEFAULTS.path;
-    if (typeof path !== 'string' || !path.startsWith('/')) {
-      throw new InvalidArgumentError(`CrewApp: path must start with "/", got ${String(path)}`);
-    }
-    const maxPayload = options.maxPayload ?? DEFAULTS.maxPayload;
-    if (!Number.isInteger(maxPayload) || maxPayload < 1) {
-      throw new InvalidArgumentError(`CrewApp: maxPayload must be a positive integer, got ${String(maxPayload)}`);
-    }
-    this.options = {
-      setup: options.setup,
-      port,
-      host: options.host ?? DEFAULTS.host,
-      path,
-      maxPayload,
-      closeTimeout: options.closeTimeout ?? DEFAULTS.closeTimeout,
-      http: options.http,
-      logger: options.logger ?? console,
-    };
+    this.options = resolveAppOptions(options);
   }
 
   /** Live sessions, by id: one per open connection. */
@@ -96,7 +48,13 @@ export class CrewApp {
   async listen(): Promise<{ port: number; host: string }> {
     if (this.server !== undefined) throw new InvalidArgumentError('listen: the app is already listening');
     const server = createServer((req, res) => void this.handleHttp(req, res));
-    const wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayload, perMessageDeflate: false });
+    server.headersTimeout = this.options.headersTimeout;
+    server.requestTimeout = Math.max(this.options.headersTimeout, 30_000);
+    const wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.options.maxPayload,
+      perMessageDeflate: this.options.perMessageDeflate,
+    });
     server.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
     this.server = server;
     this.wss = wss;
@@ -108,6 +66,7 @@ export class CrewApp {
       });
     });
     server.on('error', (err) => this.options.logger.error('rxcrew: server error:', err));
+    this.startTimers();
     this.accepting = true;
     const address = server.address() as AddressInfo;
     return { port: address.port, host: address.address };
@@ -150,6 +109,8 @@ export class CrewApp {
 
   private async shutdown(): Promise<void> {
     this.accepting = false;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
     const sessions = [...this.live.values()];
     const ended = Promise.allSettled(sessions.map((s) => s.stop('server shutting down', CloseCodes.GOING_AWAY)));
     let timer: NodeJS.Timeout | undefined;
@@ -159,6 +120,9 @@ export class CrewApp {
     if (result === 'timeout') this.options.logger.warn('rxcrew: close timed out; terminating remaining connections');
     for (const t of this.transports.values()) t.terminate();
     for (const client of this.wss?.clients ?? []) client.terminate();
+    // sessions whose teardown still waits on hooks are no longer live calls
+    this.live.clear();
+    this.transports.clear();
     if (this.server?.listening) {
       await new Promise<void>((resolve) => {
         this.server!.close(() => resolve());
@@ -168,23 +132,91 @@ export class CrewApp {
     this.wss?.close();
   }
 
+  /** Ping every client; terminate those silent since the last ping. Close idle sessions. */
+  private startTimers(): void {
+    const { heartbeatInterval, idleTimeout } = this.options;
+    if (heartbeatInterval > 0) {
+      this.timers.push(
+        setInterval(() => {
+          for (const t of this.transports.values()) {
+            if (!t.alive) t.terminate();
+            else {
+              t.alive = false;
+              t.ping();
+            }
+          }
+        }, heartbeatInterval),
+      );
+    }
+    if (idleTimeout > 0) {
+      this.timers.push(
+        setInterval(() => {
+          const now = Date.now();
+          for (const [id, t] of this.transports) {
+            if (now - t.lastActivity < idleTimeout) continue;
+            const idle = new CrewError(ErrorCodes.IDLE_TIMEOUT, `no message from the client for ${idleTimeout} ms`);
+            void this.live.get(id)?.fail(idle, 'idle timeout', CloseCodes.NORMAL);
+          }
+        }, Math.max(10, Math.min(1000, idleTimeout / 4))),
+      );
+    }
+    for (const t of this.timers) t.unref();
+  }
+
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined); // a peer that resets mid-upgrade is not our error
     const pathname = pathOf(req);
     if (pathname !== this.options.path) return refuseUpgrade(socket, 404, 'Not Found');
     if (!this.accepting) return refuseUpgrade(socket, 503, 'Service Unavailable');
-    this.wss!.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+    const origin = req.headers.origin;
+    if (this.options.allowedOrigins && origin !== undefined && !this.options.allowedOrigins.includes(origin)) {
+      return refuseUpgrade(socket, 403, 'Forbidden');
+    }
+    void this.authenticate(req).then((auth) => {
+      if (auth === REFUSED) return refuseUpgrade(socket, 401, 'Unauthorized');
+      if (socket.destroyed) return;
+      this.wss!.handleUpgrade(req, socket, head, (ws) => this.accept(ws, auth));
+    });
   }
 
-  private accept(ws: WebSocket): void {
-    const { logger, setup } = this.options;
-    const session = new CrewSession({ logger });
-    const transport = new WsTransport(ws);
+  private async authenticate(req: IncomingMessage): Promise<unknown> {
+    if (this.options.authenticate === undefined) return undefined;
+    try {
+      const auth = await this.options.authenticate(req);
+      return auth === false || auth === null || auth === undefined ? REFUSED : auth;
+    } catch (err) {
+      this.options.logger.warn('rxcrew: authenticate threw; refusing the connection:', err);
+      return REFUSED;
+    }
+  }
+
+  private accept(ws: WebSocket, auth: unknown): void {
+    const { logger, setup, limits } = this.options;
+    if (this.live.size >= this.options.maxSessions || !this.accepting) {
+      const why = this.accepting ? `the server is full (${this.options.maxSessions} sessions)` : 'the server is shutting down';
+      ws.send(JSON.stringify(event('agent.error', { message: why, severity: 'fatal', payload: { code: ErrorCodes.SERVER_FULL } })));
+      ws.close(CloseCodes.TRY_AGAIN_LATER, 'try again later');
+      return;
+    }
+    const session = new CrewSession({ logger, auth, limits });
+    const sendLimits = { softLimit: this.options.sendSoftLimit, hardLimit: this.options.sendHardLimit };
+    const transport = new WsTransport(ws, sendLimits, () => this.slowConsumer(session, transport));
     this.live.set(session.id, session);
     this.transports.set(session.id, transport);
     transport.bind(session.attach(transport), (err) => logger.warn(`rxcrew: session ${session.id}: socket error:`, err.message));
+    const setupTimer = setTimeout(() => {
+      if (session.state !== 'created') return;
+      const late = new CrewError(ErrorCodes.SETUP_TIMEOUT, `setup did not start the session within ${this.options.setupTimeout} ms`);
+      void session.fail(late, 'setup timed out');
+    }, this.options.setupTimeout);
+    setupTimer.unref();
     void session.waitUntilComplete().then(() => {
+      clearTimeout(setupTimer);
       this.live.delete(session.id);
       this.transports.delete(session.id);
+      if (transport.stats.droppedAudioFrames > 0) {
+        logger.warn(`rxcrew: session ${session.id}: dropped ${transport.stats.droppedAudioFrames} audio frame(s) for a slow client`);
+      }
     });
     let result: void | Promise<void>;
     try {
@@ -199,6 +231,14 @@ export class CrewApp {
       },
       (err: unknown) => void session.fail(err, 'setup failed'),
     );
+  }
+
+  /** A client that reads too slowly to keep up: close it (1013) and let it go, whatever it still has queued. */
+  private slowConsumer(session: CrewSession, transport: WsTransport): void {
+    this.options.logger.warn(`rxcrew: session ${session.id}: client too slow (over ${this.options.sendHardLimit} bytes waiting); closing`);
+    void session.stop('client too slow', CloseCodes.TRY_AGAIN_LATER);
+    const kill = setTimeout(() => transport.terminate(), 1000);
+    kill.unref();
   }
 
   private async handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -224,11 +264,7 @@ export class CrewApp {
 export const AtomsCrewApp = CrewApp;
 export type AtomsCrewApp = CrewApp;
 
-function portFromEnv(): number {
-  const raw = process.env.PORT;
-  if (raw === undefined || raw === '') return 8080;
-  return Number(raw);
-}
+const REFUSED = Symbol('refused');
 
 function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';

@@ -598,18 +598,18 @@ export class CrewSession {
 
   // ---- ending ----------------------------------------------------------
 
-  /** Reports a fatal error to the client and ends the session with 1011. */
-  fail(err: unknown, reason = 'internal error'): Promise<void> {
+  /** Reports `err` to the client as a fatal `agent.error` and ends the session with `code` (default 1011). */
+  fail(err: unknown, reason = 'internal error', code: number = CloseCodes.INTERNAL_ERROR): Promise<void> {
     if (this.ending || this.currentState === 'closed') return this.endPromise ?? this.completion;
-    const code = err instanceof CrewError ? err.code : ErrorCodes.SETUP_FAILED;
+    const errorCode = err instanceof CrewError ? err.code : ErrorCodes.SETUP_FAILED;
     this.send(
       event('agent.error', {
         message: describeError(err),
         severity: 'fatal',
-        payload: { code, error_class: errorClass(err) },
+        payload: { code: errorCode, error_class: errorClass(err) },
       }),
     );
-    return this.end(CloseCodes.INTERNAL_ERROR, reason, true);
+    return this.end(code, reason, true);
   }
 
   private end(code: number, reason: string, closeTransport: boolean): Promise<void> {

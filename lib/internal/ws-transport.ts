@@ -2,25 +2,71 @@ import WebSocket from 'ws';
 import type { CrewEvent } from '../events';
 import type { CrewConnection, CrewTransport } from '../transport';
 
+/** Bounds on what may wait to be sent to one client. */
+export interface SendLimits {
+  /** Above this many bytes waiting, new messages queue and queued audio is dropped oldest-first. */
+  softLimit: number;
+  /** Above this many bytes waiting (socket buffer and queue), the client is closed with 1013. */
+  hardLimit: number;
+}
+
+/** What one connection dropped or refused, for logs. */
+export interface TransportStats {
+  droppedAudioFrames: number;
+  droppedAudioBytes: number;
+}
+
+interface Queued {
+  data: Buffer | string;
+  binary: boolean;
+  audio: boolean;
+}
+
 /**
  * Carries one session over one `ws` socket. JSON replies use the frame kind of
  * the client's most recent JSON message (text until it sends one in binary);
  * audio events leave as binary frames.
+ *
+ * Backpressure: while the socket has more than `softLimit` bytes unsent, new
+ * messages wait in a queue; queued audio beyond `softLimit` is dropped oldest
+ * first (audio is useless late), control and text events never are. Past
+ * `hardLimit` the client cannot keep up at all: it is closed with 1013 and its
+ * queue freed, so a slow reader never grows the server's memory.
  */
 export class WsTransport implements CrewTransport {
+  readonly stats: TransportStats = { droppedAudioFrames: 0, droppedAudioBytes: 0 };
+  /** Set by every pong and client message; the heartbeat terminates a peer that stayed silent. */
+  alive = true;
+  lastActivity = Date.now();
   private binaryJson = false;
+  private queue: Queued[] = [];
+  private queuedBytes = 0;
+  private queuedAudioBytes = 0;
+  private overflowed = false;
+  private readonly sent = (err?: Error) => {
+    if (!err && this.queue.length > 0) this.flush();
+  };
 
-  constructor(private readonly socket: WebSocket) {}
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly limits: SendLimits,
+    private readonly onOverflow: () => void,
+  ) {
+    socket.on('pong', () => (this.alive = true));
+  }
 
   /** Feeds the socket's messages and close into `connection`. */
   bind(connection: CrewConnection, onError: (err: Error) => void): void {
-    // Replies to a frame are sent while the session handles it, so the frame
-    // kind must be known before the frame is handed over, not after.
-    this.socket.on('message', (data: Buffer, isBinary: boolean) => connection.receive(data, isBinary));
+    this.socket.on('message', (data: Buffer, isBinary: boolean) => {
+      this.alive = true;
+      this.lastActivity = Date.now();
+      connection.receive(data, isBinary);
+    });
     // When `ws` closes a connection for a protocol error (frame too big, bad
     // UTF-8) it sends a close code but reports 1006 locally: report what was sent.
     let protocolClose: { code: number; reason: string } | undefined;
     this.socket.on('close', (code: number, reason: Buffer) => {
+      this.queue = [];
       if (code === 1006 && protocolClose !== undefined) connection.end(protocolClose.code, protocolClose.reason);
       else connection.end(code, reason.toString());
     });
@@ -39,13 +85,16 @@ export class WsTransport implements CrewTransport {
   }
 
   send(e: CrewEvent): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.socket.readyState !== WebSocket.OPEN || this.overflowed) return;
     const audio = e.audio;
-    if (audio instanceof Uint8Array && (e.type === 'agent.audio' || e.type === 'user.audio')) {
-      this.socket.send(audio, { binary: true });
+    const isAudio = audio instanceof Uint8Array && (e.type === 'agent.audio' || e.type === 'user.audio');
+    const data = isAudio ? (audio as Buffer) : JSON.stringify(e);
+    const binary = isAudio || this.binaryJson;
+    if (this.queue.length === 0 && this.socket.bufferedAmount < this.limits.softLimit) {
+      this.socket.send(data, { binary }, this.sent);
       return;
     }
-    this.socket.send(JSON.stringify(e), { binary: this.binaryJson });
+    this.enqueue({ data, binary, audio: isAudio });
   }
 
   close(code: number, reason: string): void {
@@ -58,6 +107,65 @@ export class WsTransport implements CrewTransport {
   terminate(): void {
     this.socket.terminate();
   }
+
+  /** Sends a ping; the heartbeat calls this after clearing `alive`. */
+  ping(): void {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.ping();
+  }
+
+  /** Bytes waiting: in the socket's buffer and in the queue. */
+  get pendingBytes(): number {
+    return this.socket.bufferedAmount + this.queuedBytes;
+  }
+
+  private enqueue(item: Queued): void {
+    const size = byteLength(item.data);
+    this.queue.push(item);
+    this.queuedBytes += size;
+    if (item.audio) {
+      this.queuedAudioBytes += size;
+      if (this.queuedAudioBytes > this.limits.softLimit) this.dropOldestAudio();
+    }
+    if (this.socket.bufferedAmount + this.queuedBytes > this.limits.hardLimit) {
+      this.overflowed = true;
+      this.queue = [];
+      this.queuedBytes = 0;
+      this.queuedAudioBytes = 0;
+      this.onOverflow();
+    }
+  }
+
+  private dropOldestAudio(): void {
+    const kept: Queued[] = [];
+    for (const q of this.queue) {
+      if (q.audio && this.queuedAudioBytes > this.limits.softLimit) {
+        const size = byteLength(q.data);
+        this.queuedAudioBytes -= size;
+        this.queuedBytes -= size;
+        this.stats.droppedAudioFrames++;
+        this.stats.droppedAudioBytes += size;
+      } else {
+        kept.push(q);
+      }
+    }
+    this.queue = kept;
+  }
+
+  private flush(): void {
+    let sent = 0;
+    while (sent < this.queue.length && this.socket.bufferedAmount < this.limits.softLimit) {
+      const q = this.queue[sent++];
+      const size = byteLength(q.data);
+      this.queuedBytes -= size;
+      if (q.audio) this.queuedAudioBytes -= size;
+      this.socket.send(q.data, { binary: q.binary }, this.sent);
+    }
+    if (sent > 0) this.queue = this.queue.slice(sent);
+  }
+}
+
+function byteLength(data: Buffer | string): number {
+  return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
 }
 
 /** The close code `ws` sends for each of its (documented) protocol error codes; any other is 1002. */

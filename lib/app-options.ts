@@ -1,0 +1,134 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { InvalidArgumentError } from './errors';
+import type { CrewLogger, CrewSession, SessionLimits } from './session';
+import { DEFAULT_SESSION_LIMITS } from './session';
+
+/** Called once per connection with that connection's new session. */
+export type SetupHandler = (session: CrewSession) => void | Promise<void>;
+
+/**
+ * Serves extra HTTP routes (a page, an API). Return `true` when the request
+ * was answered; otherwise the built-in routes answer it.
+ */
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+
+/**
+ * Decides who may connect, from the HTTP upgrade request, before a WebSocket
+ * exists. Return something truthy to accept (it becomes `session.auth`);
+ * `false`, `null`, `undefined` or a throw refuses with 401.
+ */
+export type Authenticate = (req: IncomingMessage) => unknown;
+
+export interface CrewAppOptions extends Partial<SessionLimits> {
+  /** Builds each connection's graph. Required. */
+  setup: SetupHandler;
+  /** Default: `$PORT`, else 8080. 0 picks a free port. */
+  port?: number;
+  /** Default `0.0.0.0`. */
+  host?: string;
+  /** WebSocket path. Default `/ws`. */
+  path?: string;
+  /** Largest accepted frame, in bytes (`ws` `maxPayload`; bigger closes with 1009). Default 65536. */
+  maxPayload?: number;
+  /** Live sessions per process; one more is closed with 1013. Default 10000. */
+  maxSessions?: number;
+  /** Bytes waiting to be sent to one client above which audio is dropped oldest-first. Default 262144. */
+  sendSoftLimit?: number;
+  /** Bytes waiting to be sent to one client above which it is closed with 1013. Default 2097152. */
+  sendHardLimit?: number;
+  /** Ping interval (ms); a peer silent for two intervals is terminated. 0 turns it off. Default 30000. */
+  heartbeatInterval?: number;
+  /** Close a session whose client sent nothing for this long (ms). 0 turns it off. Default 0. */
+  idleTimeout?: number;
+  /** Close a connection whose session setup has not started within this long (ms). Default 10000. */
+  setupTimeout?: number;
+  /** How long `close()` waits for sessions to finish before terminating them (ms). Default 10000. */
+  closeTimeout?: number;
+  /** Time allowed for an upgrade request's headers (ms), against slowloris. Default 10000. */
+  headersTimeout?: number;
+  /** Who may connect; see `Authenticate`. Default: everyone. */
+  authenticate?: Authenticate;
+  /** `Origin` values allowed to open a WebSocket (403 otherwise). Requests without `Origin` (non-browser) pass. Default: any. */
+  allowedOrigins?: readonly string[];
+  /** `ws`'s per-message deflate. Default `false` (no gain on PCM, costs CPU and memory). */
+  perMessageDeflate?: boolean;
+  /** Extra HTTP routes, tried before the built-in ones. */
+  http?: HttpHandler;
+  /** Default `console`. */
+  logger?: CrewLogger;
+}
+
+export type ResolvedAppOptions = Required<Omit<CrewAppOptions, 'http' | 'authenticate' | 'allowedOrigins'>> &
+  Pick<CrewAppOptions, 'http' | 'authenticate' | 'allowedOrigins'> & { limits: SessionLimits };
+
+export const APP_DEFAULTS = Object.freeze({
+  host: '0.0.0.0',
+  path: '/ws',
+  maxPayload: 64 * 1024,
+  maxSessions: 10_000,
+  sendSoftLimit: 256 * 1024,
+  sendHardLimit: 2 * 1024 * 1024,
+  heartbeatInterval: 30_000,
+  idleTimeout: 0,
+  setupTimeout: 10_000,
+  closeTimeout: 10_000,
+  headersTimeout: 10_000,
+  perMessageDeflate: false,
+});
+
+/** Merges `options` over the documented defaults, checking each (a bad one throws `CREW_ERR_INVALID_ARGUMENT`). */
+export function resolveAppOptions(options: CrewAppOptions): ResolvedAppOptions {
+  if (options === null || typeof options !== 'object' || typeof options.setup !== 'function') {
+    throw new InvalidArgumentError('CrewApp: options.setup must be a function (session) => void | Promise<void>');
+  }
+  const merged = { ...APP_DEFAULTS, ...DEFAULT_SESSION_LIMITS, ...defined(options) };
+  const port = options.port ?? portFromEnv();
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError(`CrewApp: port must be an integer from 0 to 65535, got ${String(port)}`);
+  }
+  if (typeof merged.path !== 'string' || !merged.path.startsWith('/')) {
+    throw new InvalidArgumentError(`CrewApp: path must start with "/", got ${String(merged.path)}`);
+  }
+  const positive = ['maxPayload', 'maxSessions', 'sendSoftLimit', 'sendHardLimit', 'maxJsonDepth', 'maxEventsPerSecond', 'maxAudioFramesPerSecond', 'maxPrestartEvents'] as const;
+  for (const key of positive) {
+    if (!Number.isInteger(merged[key]) || merged[key] < 1) {
+      throw new InvalidArgumentError(`CrewApp: ${key} must be a positive integer, got ${String(merged[key])}`);
+    }
+  }
+  const durations = ['heartbeatInterval', 'idleTimeout', 'setupTimeout', 'closeTimeout', 'headersTimeout'] as const;
+  for (const key of durations) {
+    if (!Number.isFinite(merged[key]) || merged[key] < 0) {
+      throw new InvalidArgumentError(`CrewApp: ${key} must be a number of milliseconds ≥ 0, got ${String(merged[key])}`);
+    }
+  }
+  if (merged.sendHardLimit < merged.sendSoftLimit) {
+    throw new InvalidArgumentError('CrewApp: sendHardLimit must be at least sendSoftLimit');
+  }
+  if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
+    throw new InvalidArgumentError('CrewApp: authenticate must be a function (request) => unknown');
+  }
+  if (options.allowedOrigins !== undefined && !Array.isArray(options.allowedOrigins)) {
+    throw new InvalidArgumentError('CrewApp: allowedOrigins must be an array of origins such as "https://example.com"');
+  }
+  return {
+    ...merged,
+    port,
+    logger: options.logger ?? console,
+    limits: {
+      maxJsonDepth: merged.maxJsonDepth,
+      maxEventsPerSecond: merged.maxEventsPerSecond,
+      maxAudioFramesPerSecond: merged.maxAudioFramesPerSecond,
+      maxPrestartEvents: merged.maxPrestartEvents,
+    },
+  } as ResolvedAppOptions;
+}
+
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function portFromEnv(): number {
+  const raw = process.env.PORT;
+  if (raw === undefined || raw === '') return 8080;
+  return Number(raw);
+}

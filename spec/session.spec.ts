@@ -347,3 +347,21 @@ describe('CrewSession: lifecycle', () => {
     expect(client.received.map((e) => e.type)).toEqual(['agent.ready']);
   });
 });
+
+describe('CrewSession: client limits', () => {
+  it('closes a client (1008) that sends more events before start() than maxPrestartEvents', async () => {
+    const s = new CrewSession({ logger: quiet, limits: { maxPrestartEvents: 3 } });
+    const client = new TestClient(s);
+    for (let i = 0; i < 4; i++) client.send({ type: 'system.control.interrupt' });
+    const fatal = await client.next('agent.error');
+    expect(fatal).toMatchObject({ severity: 'fatal', payload: { code: ErrorCodes.BUFFER_FULL } });
+    expect((await client.closed).code).toBe(1008);
+    expect(s.state).toBe('closed');
+  });
+
+  it('exposes its limits, defaults merged with the options', () => {
+    const s = new CrewSession({ limits: { maxJsonDepth: 4 } });
+    expect(s.limits).toMatchObject({ maxJsonDepth: 4, maxEventsPerSecond: 100, maxAudioFramesPerSecond: 200, maxPrestartEvents: 1024 });
+    expect(new CrewSession({ auth: { user: 'u1' } }).auth).toEqual({ user: 'u1' });
+  });
+});

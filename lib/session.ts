@@ -17,6 +17,7 @@ import { Graph } from './graph';
 import { EventHandler, Hook, HookRegistry } from './hooks';
 import { ClientLimits, ClientPort, DEFAULT_CLIENT_LIMITS } from './internal/client-port';
 import { CloseCodes, CrewConnection, CrewTransport, isAllowedCloseCode } from './transport';
+import { AudioFormat, DEFAULT_AUDIO_FORMAT } from './audio/format';
 import { BackgroundCrewNode, CrewNode, NodeContext } from './node';
 import './catalog';
 
@@ -107,7 +108,7 @@ export class CrewSession {
   private transportOpen = false;
   private prestart: CrewEvent[] = [];
   private holding: CrewEvent[] | undefined;
-  private inputSampleRate = 16000;
+  private format: AudioFormat = { ...DEFAULT_AUDIO_FORMAT };
   private initEvent: CrewEvent | undefined;
   private initWaiters: Array<(init: CrewEvent | undefined) => void> = [];
 
@@ -154,6 +155,14 @@ export class CrewSession {
 
   get state(): SessionState {
     return this.currentState;
+  }
+
+  /**
+   * The client's audio formats: PCM16 little-endian mono at these rates (Hz),
+   * 16000 each way unless `system.init` declared `audio: { input_sample_rate, output_sample_rate }`.
+   */
+  get audioFormat(): Readonly<AudioFormat> {
+    return this.format;
   }
 
   /** The client's `system.init`, once received. */
@@ -299,7 +308,7 @@ export class CrewSession {
       this.limits,
       {
         event: (e) => this.clientEvent(e),
-        audio: (audio) => this.clientEvent({ type: 'user.audio', audio, sample_rate: this.inputSampleRate }),
+        audio: (audio) => this.clientEvent({ type: 'user.audio', audio, sample_rate: this.format.inputSampleRate }),
         refuse: (error) => this.send(event('agent.error', { message: error.message, severity: 'warning', payload: errorPayload(error) })),
         violate: (error, code) => this.violate(error, code),
         frameReceived: transport.frameReceived ? (kind, isBinary) => transport.frameReceived!(kind, isBinary) : undefined,
@@ -349,8 +358,11 @@ export class CrewSession {
     const sessionContext = init.session_context as { initial_variables?: Record<string, unknown> } | undefined;
     const variables = sessionContext?.initial_variables;
     if (variables) for (const [key, value] of Object.entries(variables)) this.context.set(key, value);
-    const rate = (init.audio as { input_sample_rate?: number } | undefined)?.input_sample_rate;
-    if (rate !== undefined) this.inputSampleRate = rate;
+    const audio = init.audio as { input_sample_rate?: number; output_sample_rate?: number } | undefined;
+    this.format = {
+      inputSampleRate: audio?.input_sample_rate ?? this.format.inputSampleRate,
+      outputSampleRate: audio?.output_sample_rate ?? this.format.outputSampleRate,
+    };
     for (const settle of [...this.initWaiters]) settle(init);
   }
 

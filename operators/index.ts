@@ -2,3 +2,5 @@
 export { ofType } from './of-type';
 export { interruptibleConcatMap, InterruptedError } from './interruptible-concat-map';
 export type { InterruptibleConcatMapOptions } from './interruptible-concat-map';
+export { AudioPacer } from './audio-pacer';
+export type { AudioPacerOptions } from './audio-pacer';

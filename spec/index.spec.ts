@@ -54,7 +54,7 @@ describe('public exports', () => {
   });
 
   it('rxcrew/operators', () => {
-    expect(Object.keys(operators).sort()).toEqual(['InterruptedError', 'interruptibleConcatMap', 'ofType']);
+    expect(Object.keys(operators).sort()).toEqual(['AudioPacer', 'InterruptedError', 'interruptibleConcatMap', 'ofType']);
   });
 
   it('rxcrew/testing', () => {

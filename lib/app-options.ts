@@ -14,8 +14,8 @@ export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean
 
 /**
  * Decides who may connect, from the HTTP upgrade request, before a WebSocket
- * exists. Return something truthy to accept (it becomes `session.auth`);
- * `false`, `null`, `undefined` or a throw refuses with 401.
+ * exists (may be async). Return any other value to accept (it becomes
+ * `session.auth`); `false`, `null`, `undefined`, a throw or a rejection refuses with 401.
  */
 export type Authenticate = (req: IncomingMessage) => unknown;
 
@@ -40,7 +40,7 @@ export interface CrewAppOptions extends Partial<SessionLimits> {
   heartbeatInterval?: number;
   /** Close a session whose client sent nothing for this long (ms). 0 turns it off. Default 0. */
   idleTimeout?: number;
-  /** Close a connection whose session setup has not started within this long (ms). Default 10000. */
+  /** Close a connection whose session setup has not started within this long (ms). 0 turns it off. Default 10000. */
   setupTimeout?: number;
   /** How long `close()` waits for sessions to finish before terminating them (ms). Default 10000. */
   closeTimeout?: number;

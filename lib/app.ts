@@ -23,6 +23,8 @@ export class CrewApp {
   private readonly options: ResolvedAppOptions;
   private readonly live = new Map<string, CrewSession>();
   private readonly transports = new Map<string, WsTransport>();
+  /** Upgrade requests waiting for `authenticate`: answered 503 by `close()`, which must not wait for them. */
+  private readonly authenticating = new Set<Duplex>();
   private server: Server | undefined;
   private wss: WebSocketServer | undefined;
   private accepting = false;
@@ -39,6 +41,16 @@ export class CrewApp {
     return this.live;
   }
 
+  /**
+   * What the server holds for one live session's client: bytes waiting to be
+   * sent (socket buffer and queue) and audio dropped for a slow reader.
+   * `undefined` once the session has ended (or for an unknown id).
+   */
+  transportStats(sessionId: string): { pendingBytes: number; droppedAudioFrames: number; droppedAudioBytes: number } | undefined {
+    const transport = this.transports.get(sessionId);
+    return transport && { pendingBytes: transport.pendingBytes, ...transport.stats };
+  }
+
   /** Whether new connections are accepted (`/ready` answers 200). */
   get ready(): boolean {
     return this.accepting;
@@ -47,13 +59,20 @@ export class CrewApp {
   /** Starts the HTTP and WebSocket server. Port 0 picks a free port; the chosen one is returned. */
   async listen(): Promise<{ port: number; host: string }> {
     if (this.server !== undefined) throw new InvalidArgumentError('listen: the app is already listening');
-    const server = createServer((req, res) => void this.handleHttp(req, res));
-    server.headersTimeout = this.options.headersTimeout;
-    server.requestTimeout = Math.max(this.options.headersTimeout, 30_000);
+    const { headersTimeout } = this.options;
+    // Node enforces headersTimeout only when it checks, every connectionsCheckingInterval
+    // (30 s by default): check often enough that a slow upgrade request is cut on time
+    const connectionsCheckingInterval = headersTimeout > 0 ? Math.max(10, Math.min(1000, headersTimeout / 4)) : 30_000;
+    const server = createServer({ connectionsCheckingInterval }, (req, res) => void this.handleHttp(req, res));
+    server.headersTimeout = headersTimeout;
+    server.requestTimeout = Math.max(headersTimeout, 30_000);
     const wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.options.maxPayload,
       perMessageDeflate: this.options.perMessageDeflate,
+      // agree on 'rxcrew' whenever it is offered, so that a credential offered
+      // beside it as a subprotocol (bearer.TOKEN) is never echoed back
+      handleProtocols: (offered: Set<string>) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : (offered.values().next().value ?? false)),
     });
     server.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
     this.server = server;
@@ -109,10 +128,17 @@ export class CrewApp {
 
   private async shutdown(): Promise<void> {
     this.accepting = false;
+    for (const socket of this.authenticating) refuseUpgrade(socket, 503, 'Service Unavailable');
+    this.authenticating.clear();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     const sessions = [...this.live.values()];
-    const ended = Promise.allSettled(sessions.map((s) => s.stop('server shutting down', CloseCodes.GOING_AWAY)));
+    const stopped = sessions.map((s) => s.stop('server shutting down', CloseCodes.GOING_AWAY));
+    // a connection is done once its client has read what was queued for it and the close
+    const sockets = [...(this.wss?.clients ?? [])].map(
+      (ws) => new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.once('close', () => resolve()))),
+    );
+    const ended = Promise.allSettled([...stopped, ...sockets]);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.options.closeTimeout)));
     const result = await Promise.race([ended, deadline]);
@@ -172,9 +198,11 @@ export class CrewApp {
     if (this.options.allowedOrigins && origin !== undefined && !this.options.allowedOrigins.includes(origin)) {
       return refuseUpgrade(socket, 403, 'Forbidden');
     }
+    this.authenticating.add(socket);
+    socket.once('close', () => this.authenticating.delete(socket));
     void this.authenticate(req).then((auth) => {
+      if (!this.authenticating.delete(socket) || socket.destroyed) return; // gone, or answered by close()
       if (auth === REFUSED) return refuseUpgrade(socket, 401, 'Unauthorized');
-      if (socket.destroyed) return;
       this.wss!.handleUpgrade(req, socket, head, (ws) => this.accept(ws, auth));
     });
   }
@@ -204,12 +232,13 @@ export class CrewApp {
     this.live.set(session.id, session);
     this.transports.set(session.id, transport);
     transport.bind(session.attach(transport), (err) => logger.warn(`rxcrew: session ${session.id}: socket error:`, err.message));
-    const setupTimer = setTimeout(() => {
+    // 0 turns the setup timeout off, as it does the heartbeat and the idle timeout
+    const setupTimer = this.options.setupTimeout > 0 ? setTimeout(() => {
       if (session.state !== 'created') return;
       const late = new CrewError(ErrorCodes.SETUP_TIMEOUT, `setup did not start the session within ${this.options.setupTimeout} ms`);
       void session.fail(late, 'setup timed out');
-    }, this.options.setupTimeout);
-    setupTimer.unref();
+    }, this.options.setupTimeout) : undefined;
+    setupTimer?.unref();
     void session.waitUntilComplete().then(() => {
       clearTimeout(setupTimer);
       this.live.delete(session.id);
@@ -265,6 +294,8 @@ export const AtomsCrewApp = CrewApp;
 export type AtomsCrewApp = CrewApp;
 
 const REFUSED = Symbol('refused');
+/** The WebSocket subprotocol the server agrees on when a client offers it. */
+const SUBPROTOCOL = 'rxcrew';
 
 function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';
@@ -279,5 +310,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+  // destroy once the answer is out: a peer that keeps its side open must not hold the socket (nor close())
+  socket.once('finish', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }

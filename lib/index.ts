@@ -6,7 +6,8 @@ export type { CrewLogger, CrewSessionOptions, SessionLimits, SessionState } from
 export { CloseCodes } from './transport';
 export type { CrewConnection, CrewTransport } from './transport';
 export { CrewApp, AtomsCrewApp } from './app';
-export type { CrewAppOptions, HttpHandler, SetupHandler } from './app';
+export type { Authenticate, CrewAppOptions, HttpHandler, SetupHandler } from './app';
+export { APP_DEFAULTS } from './app-options';
 export { SessionContext } from './context';
 
 // nodes
@@ -48,6 +49,34 @@ export type {
   ScriptRule,
   ScriptToolRequest,
 } from './llm';
+
+// text-to-speech and audio
+export {
+  LIGHTNING_SAMPLE_RATES,
+  LightningEngine,
+  LightningError,
+  MespeakEngine,
+  parseWav,
+  SentenceSplitter,
+  splitSentences,
+} from './tts';
+export type {
+  LightningEngineOptions,
+  MespeakEngineOptions,
+  SentenceSplitterOptions,
+  TtsEngine,
+  TtsSynthesisOptions,
+  WavAudio,
+} from './tts';
+export { createPcm16Resampler, resamplePcm16 } from './audio/resample';
+export type { Pcm16Resampler } from './audio/resample';
+export { DEFAULT_AUDIO_FORMAT } from './audio/format';
+export type { AudioFormat } from './audio/format';
+export { playbackOf, PlaybackState } from './audio/playback';
+
+// speech-to-text
+export { PULSE_SAMPLE_RATES, PulseEngine, SttError, SttErrorCodes } from './stt';
+export type { PulseEngineOptions, PulseQueryValue, SttEngine, SttErrorCode, SttErrorOptions, SttOpenOptions, SttStream, SttTranscript } from './stt';
 
 // events
 export { canonicalType, defineEvent, event, EVENT_ALIASES, getEventDefinition, registeredEventTypes } from './events';

@@ -4,3 +4,9 @@ export { interruptibleConcatMap, InterruptedError } from './interruptible-concat
 export type { InterruptibleConcatMapOptions } from './interruptible-concat-map';
 export { AudioPacer } from './audio-pacer';
 export type { AudioPacerOptions } from './audio-pacer';
+export { VoiceActivity } from './voice-activity';
+export type { VoiceActivityOptions } from './voice-activity';
+export { SpeechToText } from './speech-to-text';
+export type { SpeechToTextOptions } from './speech-to-text';
+export { TextToSpeech } from './text-to-speech';
+export type { TextToSpeechOptions } from './text-to-speech';

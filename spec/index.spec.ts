@@ -7,6 +7,7 @@ describe('public exports', () => {
   it('rxcrew', () => {
     expect(Object.keys(rxcrew).sort()).toMatchInlineSnapshot(`
 [
+  "APP_DEFAULTS",
   "AlreadyStartedError",
   "AtomsCrewApp",
   "BackgroundCrewNode",
@@ -16,6 +17,7 @@ describe('public exports', () => {
   "CrewError",
   "CrewNode",
   "CrewSession",
+  "DEFAULT_AUDIO_FORMAT",
   "DEFAULT_OPENAI_MODEL",
   "DEFAULT_SCRIPT_RULES",
   "DEFAULT_SESSION_LIMITS",
@@ -28,16 +30,27 @@ describe('public exports', () => {
   "GraphLockedError",
   "InvalidArgumentError",
   "InvalidEdgeError",
+  "LIGHTNING_SAMPLE_RATES",
+  "LightningEngine",
+  "LightningError",
   "LlmError",
   "LlmErrorCodes",
+  "MespeakEngine",
   "NodeSetupError",
   "OPENAI_CLIENT_DEFAULTS",
   "OpenAIChatClient",
   "OutputCrewNode",
+  "PULSE_SAMPLE_RATES",
+  "PlaybackState",
+  "PulseEngine",
+  "SentenceSplitter",
   "SessionClosedError",
   "SessionContext",
+  "SttError",
+  "SttErrorCodes",
   "UnknownNodeError",
   "canonicalType",
+  "createPcm16Resampler",
   "defaultResponder",
   "defineEvent",
   "event",
@@ -45,8 +58,12 @@ describe('public exports', () => {
   "isAbortError",
   "node",
   "openAIResponder",
+  "parseWav",
+  "playbackOf",
   "registeredEventTypes",
+  "resamplePcm16",
   "scriptedResponder",
+  "splitSentences",
   "tool",
 ]
 `);
@@ -54,7 +71,9 @@ describe('public exports', () => {
   });
 
   it('rxcrew/operators', () => {
-    expect(Object.keys(operators).sort()).toEqual(['AudioPacer', 'InterruptedError', 'interruptibleConcatMap', 'ofType']);
+    expect(Object.keys(operators).sort()).toEqual(
+      ['AudioPacer', 'InterruptedError', 'SpeechToText', 'TextToSpeech', 'VoiceActivity', 'interruptibleConcatMap', 'ofType'].sort(),
+    );
   });
 
   it('rxcrew/testing', () => {

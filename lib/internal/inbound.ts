@@ -48,7 +48,9 @@ function tooDeep(maxDepth: number): Inbound {
 function jsonObjectIn(data: Buffer, maxDepth: number): Record<string, unknown> | typeof TOO_DEEP | undefined {
   if (data.length < 2 || data[0] !== OPEN_BRACE || data[data.length - 1] !== CLOSE_BRACE) return undefined;
   const text = data.toString('utf8');
-  if (jsonDepthExceeds(text, maxDepth)) return TOO_DEEP;
+  // too deep to parse safely: deep JSON is refused, but audio that happens to
+  // hold many brackets is still audio (JSON never holds a raw control byte)
+  if (jsonDepthExceeds(text, maxDepth)) return hasControlByte(data) ? undefined : TOO_DEEP;
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -56,6 +58,15 @@ function jsonObjectIn(data: Buffer, maxDepth: number): Record<string, unknown> |
     return undefined;
   }
   return isPlainObject(value) ? value : undefined;
+}
+
+/** Whether `data` holds a byte below 0x20 other than JSON whitespace (tab, LF, CR). */
+function hasControlByte(data: Buffer): boolean {
+  for (let i = 0; i < data.length; i++) {
+    const b = data[i];
+    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return true;
+  }
+  return false;
 }
 
 /**

@@ -43,6 +43,8 @@ export class WsTransport implements CrewTransport {
   private queuedBytes = 0;
   private queuedAudioBytes = 0;
   private overflowed = false;
+  /** A close asked for while events were still queued: sent once they are out. */
+  private closing: { code: number; reason: string } | undefined;
   private readonly sent = (err?: Error) => {
     if (!err && this.queue.length > 0) this.flush();
   };
@@ -98,6 +100,19 @@ export class WsTransport implements CrewTransport {
   }
 
   close(code: number, reason: string): void {
+    if (this.closing !== undefined) return;
+    this.closing = { code, reason };
+    if (this.queue.length > 0 && !this.overflowed) {
+      // a close frame sent now would overtake the queued events; it follows them
+      // instead, or goes out anyway if the client does not read them in time
+      setTimeout(() => this.sendClose(), FLUSH_BEFORE_CLOSE_MS).unref();
+      return;
+    }
+    this.sendClose();
+  }
+
+  private sendClose(): void {
+    const { code, reason } = this.closing!;
     if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
       this.socket.close(code, truncateUtf8(reason, 123));
     }
@@ -161,8 +176,12 @@ export class WsTransport implements CrewTransport {
       this.socket.send(q.data, { binary: q.binary }, this.sent);
     }
     if (sent > 0) this.queue = this.queue.slice(sent);
+    if (this.queue.length === 0 && this.closing !== undefined) this.sendClose();
   }
 }
+
+/** How long a close waits for queued events to reach a slow client before it is sent anyway (ms). */
+const FLUSH_BEFORE_CLOSE_MS = 5000;
 
 function byteLength(data: Buffer | string): number {
   return typeof data === 'string' ? Buffer.byteLength(data) : data.length;

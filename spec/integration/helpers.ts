@@ -86,6 +86,9 @@ export interface Frame {
 
 type Matcher = string | ((e: CrewEvent) => boolean);
 
+/** `ws` client options, and the subprotocols to offer. */
+export type ConnectOptions = WebSocket.ClientOptions & { protocols?: string[] };
+
 /**
  * A real `ws` client that records every frame. `next(type)` returns the first
  * received event of that type not returned before (also if it arrived before
@@ -116,11 +119,15 @@ export class CrewClient {
     socket.on('error', () => undefined);
   }
 
-  /** Opens a connection; rejects when the server refuses the upgrade (the message holds the status). */
-  static connect(url: string): Promise<CrewClient> {
+  /**
+   * Opens a connection; rejects when the server refuses the upgrade (the message
+   * holds the status). `options` go to `ws` (headers, origin, autoPong, protocols).
+   */
+  static connect(url: string, options: ConnectOptions = {}): Promise<CrewClient> {
+    const { protocols, ...wsOptions } = options;
     return within(
       new Promise<CrewClient>((resolve, reject) => {
-        const socket = new WebSocket(url);
+        const socket = new WebSocket(url, protocols, wsOptions);
         const client = new CrewClient(socket);
         socket.once('open', () => resolve(client));
         socket.once('error', reject);
@@ -252,8 +259,8 @@ export interface RunningApp {
   port: number;
   /** http://127.0.0.1:PORT */
   http: string;
-  /** Connects a client to `path` (default `/ws`). */
-  connect(path?: string): Promise<CrewClient>;
+  /** Connects a client to `path` (default `/ws`, may hold a query), with `ws` options. */
+  connect(path?: string, options?: ConnectOptions): Promise<CrewClient>;
   /** Connects a client and waits for its `agent.ready`. */
   connectReady(path?: string): Promise<CrewClient>;
 }
@@ -277,7 +284,7 @@ export class Harness {
   /** Wraps an app the test created and started itself (it is closed in `cleanup`). */
   running(app: CrewApp, port: number): RunningApp {
     if (!this.apps.includes(app)) this.apps.push(app);
-    const connect = (path = '/ws') => this.connect(`ws://127.0.0.1:${port}${path}`);
+    const connect = (path = '/ws', options?: ConnectOptions) => this.connect(`ws://127.0.0.1:${port}${path}`, options);
     return {
       app,
       port,
@@ -291,8 +298,8 @@ export class Harness {
     };
   }
 
-  async connect(url: string): Promise<CrewClient> {
-    const client = await CrewClient.connect(url);
+  async connect(url: string, options?: ConnectOptions): Promise<CrewClient> {
+    const client = await CrewClient.connect(url, options);
     this.clients.push(client);
     return client;
   }

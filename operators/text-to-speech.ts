@@ -1,0 +1,173 @@
+import { NEVER, Observable, Subject } from 'rxjs';
+import { pcmBytes } from '../lib/audio/format';
+import { describeError, ErrorCodes, errorClass, InvalidArgumentError } from '../lib/errors';
+import { CrewEvent, event } from '../lib/events';
+import { CrewNode, CrewNodeOptions, NodeContext } from '../lib/node';
+import { pcmPiecesOf, TtsEngine } from '../lib/tts/engine';
+import { MespeakEngine } from '../lib/tts/mespeak-engine';
+import { SentenceSplitter, splitSentences } from '../lib/tts/sentences';
+import { interruptibleConcatMap } from './interruptible-concat-map';
+
+export interface TextToSpeechOptions extends CrewNodeOptions {
+  /** The speech engine. Default: a `MespeakEngine` (embedded, offline). */
+  engine?: TtsEngine;
+  /** A sentence shorter than this is joined to the next before it is spoken. Default 20. */
+  minSentenceChars?: number;
+  /** Text with no sentence end is cut (at a comma or space) past this many characters. Default 250. */
+  maxSentenceChars?: number;
+  /** Length of each `agent.audio` event (ms). Default 20. */
+  frameMs?: number;
+}
+
+/**
+ * Speaks what the agent says: `agent.speak` text, and streamed replies
+ * (`agent.llm.response.start`, `chunk`s, `end`) cut into sentences so that
+ * speech starts when the first sentence is complete, not when the reply is.
+ * Every event passes through unchanged (the client still gets the text); the
+ * speech follows as `agent.audio` {audio, sample_rate} events of `frameMs`,
+ * PCM16 at the session's `audioFormat.outputSampleRate`, sentence after
+ * sentence in order. Place it before an `AudioPacer`.
+ *
+ * On `system.control.interrupt` the sentence being synthesized is aborted (its
+ * engine call gets the signal), queued sentences and the text of the reply
+ * still held back are dropped, and the rest of that reply is not spoken. An
+ * engine failure becomes an `agent.error` warning; the next sentence is spoken.
+ *
+ * ```
+ * input:  s--c------c----e         s: start, c: chunks "Hello there, friend. How", " are you?", e: end
+ * output: s--c-~~aaa-c---e~~aaa    aaa: agent.audio of "Hello there, friend." (the rest at the end)
+ * ```
+ *
+ * @example
+ * session.addNode(agent).addNode(tts).addNode(pacer);
+ * session.addEdge(agent, tts).addEdge(tts, pacer);
+ */
+export class TextToSpeech extends CrewNode {
+  readonly engine: TtsEngine;
+  readonly frameMs: number;
+  private readonly splitterOptions: { minChars?: number; maxChars?: number };
+
+  constructor(options: TextToSpeechOptions = {}) {
+    super({ interruptible: true, ...options });
+    this.frameMs = options.frameMs ?? 20;
+    if (typeof this.frameMs !== 'number' || !(this.frameMs >= 5 && this.frameMs <= 1000)) {
+      throw new InvalidArgumentError(`TextToSpeech: frameMs must be from 5 to 1000, got ${String(options.frameMs)}`);
+    }
+    if (options.engine !== undefined && typeof options.engine?.synthesize !== 'function') {
+      throw new InvalidArgumentError('TextToSpeech: engine must have a synthesize(text, options) method');
+    }
+    this.splitterOptions = { minChars: options.minSentenceChars, maxChars: options.maxSentenceChars };
+    new SentenceSplitter(this.splitterOptions); // checks the options now rather than in each session
+    this.engine = options.engine ?? new MespeakEngine();
+  }
+
+  process(input$: Observable<CrewEvent>, ctx: NodeContext): Observable<CrewEvent> {
+    return new Observable<CrewEvent>((subscriber) => {
+      const reply = new SentenceSplitter(this.splitterOptions); // the streamed reply's unfinished sentence
+      let muted = false; // an interrupt silences the rest of the reply it cut
+      const interrupt$ = this.interruptible ? ctx.interrupt$ : NEVER;
+      const sentences = new Subject<string>();
+
+      const audio = sentences
+        .pipe(interruptibleConcatMap((text, signal) => this.speech(text, signal, ctx), interrupt$))
+        .subscribe({ next: (e) => subscriber.next(e), error: (err) => subscriber.error(err), complete: () => subscriber.complete() });
+      const interruption = interrupt$.subscribe(() => {
+        reply.reset();
+        muted = true;
+      });
+      const upstream = input$.subscribe({
+        next: (e) => {
+          subscriber.next(e);
+          let texts: string[] = [];
+          if (e.type === 'agent.speak' && typeof e.text === 'string') {
+            texts = splitSentences(e.text, this.splitterOptions);
+          } else if (e.type === 'agent.llm.response.start') {
+            reply.reset();
+            muted = false;
+          } else if (e.type === 'agent.llm.response.chunk' && typeof e.text === 'string') {
+            if (!muted) texts = reply.push(e.text);
+          } else if (e.type === 'agent.llm.response.end') {
+            if (!muted && e.interrupted !== true) texts = reply.flush();
+            reply.reset();
+            muted = false;
+          }
+          for (const text of texts) sentences.next(text);
+        },
+        error: (err) => subscriber.error(err),
+        complete: () => sentences.complete(), // the audio completes once the queue is spoken
+      });
+
+      return () => {
+        upstream.unsubscribe();
+        interruption.unsubscribe();
+        audio.unsubscribe();
+      };
+    });
+  }
+
+  /** One sentence's audio, in frames; a failure becomes an `agent.error` warning. */
+  private speech(text: string, signal: AbortSignal, ctx: NodeContext): Observable<CrewEvent> {
+    return new Observable<CrewEvent>((subscriber) => {
+      const rate = ctx.session.audioFormat.outputSampleRate;
+      const frames = new PcmFramer(pcmBytes(this.frameMs, rate));
+      const send = (audio: Buffer) => subscriber.next(event('agent.audio', { audio, sample_rate: rate }));
+      const run = async () => {
+        for await (const piece of pcmPiecesOf(this.engine.synthesize(text, { sampleRate: rate, signal }))) {
+          if (signal.aborted) return; // also returns the engine's iterator, ending its work
+          frames.push(piece).forEach(send);
+        }
+        const last = frames.flush();
+        if (last) send(last);
+      };
+      run().then(
+        () => subscriber.complete(),
+        (err: unknown) => {
+          if (!signal.aborted) subscriber.next(this.failure(err));
+          subscriber.complete();
+        },
+      );
+    });
+  }
+
+  private failure(err: unknown): CrewEvent {
+    return event('agent.error', {
+      message: `node "${this.name}" could not synthesize speech with ${this.engine.name}: ${describeError(err)}`,
+      severity: 'warning',
+      payload: {
+        code: ErrorCodes.NODE_FAILED,
+        node_name: this.name,
+        engine: this.engine.name,
+        error_class: errorClass(err),
+        message: describeError(err),
+      },
+    });
+  }
+}
+
+/**
+ * Cuts PCM arriving in pieces of any size into frames of `frameBytes` (whole
+ * samples); the remainder waits for the next piece, and `flush` returns it.
+ */
+class PcmFramer {
+  private rest: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly frameBytes: number) {}
+
+  push(piece: Uint8Array): Buffer[] {
+    const bytes = this.rest.length === 0 ? Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength) : Buffer.concat([this.rest, piece]);
+    const frames: Buffer[] = [];
+    let offset = 0;
+    for (; offset + this.frameBytes <= bytes.length; offset += this.frameBytes) {
+      frames.push(Buffer.from(bytes.subarray(offset, offset + this.frameBytes))); // copies: an engine may reuse its buffer
+    }
+    this.rest = Buffer.from(bytes.subarray(offset));
+    return frames;
+  }
+
+  /** The last, shorter frame (whole samples only), if any. */
+  flush(): Buffer | undefined {
+    const rest = this.rest.subarray(0, this.rest.length - (this.rest.length % 2));
+    this.rest = Buffer.alloc(0);
+    return rest.length > 0 ? rest : undefined;
+  }
+}

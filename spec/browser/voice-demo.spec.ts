@@ -1,0 +1,122 @@
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Browser, chromium, Page } from 'playwright-core';
+import { CrewApp } from 'rxcrew';
+import { createVoiceSetup } from '../../demos/voice-agent/setup';
+import { publicFolder, staticFiles } from '../../demos/voice-agent/static-files';
+import { silence, tone } from '../support/pcm';
+
+/*
+ * The voice demo in a real browser: Debian's Chromium (installed by .ci/run),
+ * driven by playwright-core, with a fake microphone playing a WAV we make here.
+ * Every wait is on something the page shows or counts; timeouts only guard.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined };
+
+/** A PCM16 mono WAV file. */
+function wav(pcm: Buffer, rate: number): Buffer {
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + pcm.length, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(pcm.length, 40);
+  return Buffer.concat([header, pcm]);
+}
+
+// "speech" for the fake microphone: loud bursts with pauses, looped by Chromium
+const MIC_RATE = 48000;
+const micFile = join(mkdtempSync(join(tmpdir(), 'rxcrew-mic-')), 'speech.wav');
+writeFileSync(micFile, wav(Buffer.concat([silence(300, MIC_RATE), tone(1500, MIC_RATE, -12, 220), silence(700, MIC_RATE)]), MIC_RATE));
+
+// Skipped only on a developer machine without Chromium; under CI (which installs it) it always runs.
+const describeIfChromium = existsSync(CHROMIUM) || process.env.CI ? describe : describe.skip;
+
+describeIfChromium('voice demo in Chromium', () => {
+  let app: CrewApp;
+  let browser: Browser;
+  let page: Page;
+  let url: string;
+  const log: string[] = [];
+
+  beforeAll(async () => {
+    app = new CrewApp({
+      setup: createVoiceSetup({ log: (line) => void log.push(line) }),
+      http: staticFiles(publicFolder()),
+      host: '127.0.0.1',
+      port: 0,
+      logger: quiet,
+    });
+    const { port } = await app.listen();
+    url = `http://127.0.0.1:${port}/`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--autoplay-policy=no-user-gesture-required',
+        '--use-fake-ui-for-media-stream',
+        '--use-fake-device-for-media-stream',
+        `--use-file-for-fake-audio-capture=${micFile}`,
+      ],
+    });
+    page = await browser.newPage();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  // the page keeps its counters on window.rxcrewDemo (expressions run in the page)
+  const counter = (name: 'agentSeconds' | 'micSeconds' | 'interrupts') => page.evaluate(`window.rxcrewDemo.${name}`) as Promise<number>;
+  const until = (expression: string) => page.waitForFunction(expression, undefined, { timeout: 15_000 });
+
+  it('connects and gets the greeting as text and as audio', async () => {
+    await page.goto(url);
+    await page.waitForSelector('#status[data-state="ready"]', { timeout: 15_000 });
+    await page.waitForSelector('#messages li.agent:has-text("Hello!")', { timeout: 15_000 });
+    await until('window.rxcrewDemo.agentSeconds > 1');
+    expect(await counter('agentSeconds')).toBeGreaterThan(1);
+  }, 60_000);
+
+  it('answers a typed message', async () => {
+    await page.fill('#text', 'hello');
+    await page.press('#text', 'Enter');
+    await page.waitForSelector('#messages li.user:has-text("hello")');
+    // the scripted model's answer to a greeting, streamed into a new agent message
+    await until("window.rxcrewDemo.events.includes('in agent.llm.response.end')");
+    expect(await page.textContent('#messages li.agent:nth-of-type(1) ~ li.agent')).not.toBe('');
+    const events = (await page.evaluate('window.rxcrewDemo.events')) as string[];
+    expect(events).toEqual(expect.arrayContaining(['in agent.llm.response.start', 'in agent.llm.response.chunk', 'in agent.llm.response.end']));
+  }, 60_000);
+
+  it('is interrupted when the user speaks while the agent talks (barge-in)', async () => {
+    const before = await counter('agentSeconds');
+    await page.fill('#text', 'tell me a story');
+    await page.press('#text', 'Enter');
+    // wait until the story is being played, then open the (fake) microphone
+    await until(`window.rxcrewDemo.agentSeconds > ${before + 0.5}`);
+    await page.click('#mic');
+    await until('window.rxcrewDemo.interrupts > 0');
+    expect(await counter('micSeconds')).toBeGreaterThan(0);
+    await page.waitForSelector('#messages li.agent.interrupted');
+    expect(log.some((line) => line.includes('interrupted (barge-in)'))).toBe(true);
+    await page.screenshot({ path: join(tmpdir(), 'rxcrew-voice-demo.png') });
+  }, 60_000);
+});

@@ -3,9 +3,9 @@
  * runnable program. Every WebSocket connection to ws://localhost:8080/ws gets
  * its own session built by `setup` (tracker → agent).
  *
- * Run: npm start            (builds to dist/, then runs this file)
- *      PORT=9000 npm start  (another port)
- *      HOST=127.0.0.1 npm start (loopback only; default: every interface)
+ * Run: npm run demo:sales            (builds to dist/, then runs this file)
+ *      PORT=9000 npm run demo:sales  (another port)
+ *      HOST=127.0.0.1 npm run demo:sales (loopback only; default: every interface)
  * Talk to it: npx rxcrew chat --name Ada   (or npm run demo:client -- --name Ada)
  */
 import { AtomsCrewApp, defaultResponder } from 'rxcrew';

@@ -19,7 +19,7 @@ export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean
  */
 export type Authenticate = (req: IncomingMessage) => unknown;
 
-export interface CrewAppOptions extends Partial<SessionLimits> {
+export interface CrewAppOptions extends Partial<Omit<SessionLimits, 'maxFrameBytes'>> {
   /** Builds each connection's graph. Required. */
   setup: SetupHandler;
   /** Default: `$PORT`, else 8080. 0 picks a free port. */
@@ -28,7 +28,11 @@ export interface CrewAppOptions extends Partial<SessionLimits> {
   host?: string;
   /** WebSocket path. Default `/ws`. */
   path?: string;
-  /** Largest accepted frame, in bytes (`ws` `maxPayload`; bigger closes with 1009). Default 65536. */
+  /**
+   * Largest accepted frame, in bytes. A bigger one gets a fatal `agent.error`
+   * (`CREW_ERR_FRAME_TOO_BIG`) and closes with 1009; past four times this, `ws`
+   * closes with 1009 before reading the frame. Default 65536.
+   */
   maxPayload?: number;
   /** Live sessions per process; one more is closed with 1013. Default 10000. */
   maxSessions?: number;
@@ -115,6 +119,7 @@ export function resolveAppOptions(options: CrewAppOptions): ResolvedAppOptions {
     port,
     logger: options.logger ?? console,
     limits: {
+      maxFrameBytes: merged.maxPayload,
       maxJsonDepth: merged.maxJsonDepth,
       maxEventsPerSecond: merged.maxEventsPerSecond,
       maxAudioFramesPerSecond: merged.maxAudioFramesPerSecond,

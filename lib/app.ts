@@ -68,7 +68,8 @@ export class CrewApp {
     server.requestTimeout = Math.max(headersTimeout, 30_000);
     const wss = new WebSocketServer({
       noServer: true,
-      maxPayload: this.options.maxPayload,
+      // frames up to 4× the limit are read, so that the session can say why it closes
+      maxPayload: this.options.maxPayload * 4,
       perMessageDeflate: this.options.perMessageDeflate,
       // agree on 'rxcrew' whenever it is offered, so that a credential offered
       // beside it as a subprotocol (bearer.TOKEN) is never echoed back

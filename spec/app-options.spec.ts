@@ -7,7 +7,7 @@ describe('resolveAppOptions', () => {
   it('merges the options over the documented defaults', () => {
     const o = resolveAppOptions({ setup, port: 0, maxEventsPerSecond: 7 });
     expect(o).toMatchObject({ ...APP_DEFAULTS, port: 0, maxEventsPerSecond: 7 });
-    expect(o.limits).toEqual({ maxJsonDepth: 32, maxEventsPerSecond: 7, maxAudioFramesPerSecond: 200, maxPrestartEvents: 1024 });
+    expect(o.limits).toEqual({ maxFrameBytes: 65536, maxJsonDepth: 32, maxEventsPerSecond: 7, maxAudioFramesPerSecond: 200, maxPrestartEvents: 1024 });
     expect(resolveAppOptions({ setup, port: undefined, host: undefined }).host).toBe('0.0.0.0');
   });
 

@@ -6,6 +6,8 @@ import { TokenBucket } from './token-bucket';
 
 /** Limits on what one client may send. Documented in docs/api.md and docs/security.md. */
 export interface ClientLimits {
+  /** Largest frame, in bytes; a bigger one is reported and closes the connection (1009). */
+  maxFrameBytes: number;
   /** Deepest nesting of objects and arrays in a JSON event. */
   maxJsonDepth: number;
   /** JSON events per second (a second's worth may come at once). */
@@ -15,6 +17,7 @@ export interface ClientLimits {
 }
 
 export const DEFAULT_CLIENT_LIMITS: Readonly<ClientLimits> = Object.freeze({
+  maxFrameBytes: 1024 * 1024,
   maxJsonDepth: 32,
   maxEventsPerSecond: 100,
   maxAudioFramesPerSecond: 200,
@@ -58,6 +61,13 @@ export class ClientPort {
 
   receive(data: string | Buffer, isBinary: boolean): void {
     if (this.violated) return;
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    if (size > this.limits.maxFrameBytes) {
+      this.violated = true;
+      const limit = this.limits.maxFrameBytes;
+      this.sink.violate(new CrewError(ErrorCodes.FRAME_TOO_BIG, `a frame of ${size} bytes is over the limit of ${limit} bytes; closing`), 1009);
+      return;
+    }
     const inbound = decodeFrame(data, isBinary, this.limits.maxJsonDepth);
     this.sink.frameReceived?.(inbound.kind === 'audio' ? 'audio' : 'json', isBinary);
     this.handle(inbound);

@@ -9,7 +9,7 @@ import { assertNoPollution, brief, classify, fits, Outcome, prototypeKeys, Verdi
 /*
  * Fuzz over real sockets: hundreds of hostile frames from one `ws` client to a
  * live CrewApp while a second client sits beside it. For every case: a frame
- * larger than maxPayload closes that connection with 1009 and invalid UTF-8 in
+ * larger than maxPayload is reported (agent.error, CREW_ERR_FRAME_TOO_BIG) and closes that connection with 1009, and invalid UTF-8 in
  * a text frame with 1007 (the session ends, the app forgets it, a new client
  * takes over); any other frame gets the contract's verdict, its replies use the
  * frame kind of the client's last JSON message, and a valid event sent after
@@ -30,7 +30,7 @@ const MAX_PAYLOAD = 4096;
 const echoes = (e: CrewEvent) => e.type === 'agent.transcript.update';
 
 /** What one frame must do on the wire: close the connection with a code, or get a verdict. */
-type WireExpect = { close: 1009 | 1007 } | { verdict: Verdict };
+type WireExpect = { close: 1009 | 1007; reported: boolean } | { verdict: Verdict };
 
 /** The bytes `ws` puts on the wire for a delivery, and whether as a text frame. */
 function wireBytes(d: Delivery): { bytes: Buffer; text: boolean } {
@@ -48,8 +48,9 @@ function wireBytes(d: Delivery): { bytes: Buffer; text: boolean } {
 
 function expectOnWire(c: FuzzCase): WireExpect {
   const { bytes, text } = wireBytes(c.delivery);
-  if (bytes.length > MAX_PAYLOAD) return { close: 1009 };
-  if (text && !isUtf8(bytes)) return { close: 1007 };
+  // the session reports frames up to 4 × maxPayload before closing; ws refuses bigger ones unread
+  if (bytes.length > MAX_PAYLOAD) return { close: 1009, reported: bytes.length <= 4 * MAX_PAYLOAD };
+  if (text && !isUtf8(bytes)) return { close: 1007, reported: false };
   // a string with lone surrogates reaches the server as UTF-8 with U+FFFD in their place
   if (c.delivery.mode === 'text' && bytes.toString('utf8') !== c.delivery.data) return { verdict: verdictForText(bytes.toString('utf8')) };
   return { verdict: c.verdict };
@@ -57,7 +58,7 @@ function expectOnWire(c: FuzzCase): WireExpect {
 
 /** Frames larger than maxPayload, as text or binary, valid JSON or not. */
 const oversizeCase: fc.Arbitrary<FuzzCase> = fc
-  .tuple(fc.integer({ min: MAX_PAYLOAD + 1, max: MAX_PAYLOAD * 4 }), fc.constantFrom('text', 'binary', 'json'))
+  .tuple(fc.integer({ min: MAX_PAYLOAD + 1, max: MAX_PAYLOAD * 5 }), fc.constantFrom('text', 'binary', 'json'))
   .map(([size, kind]) => {
     const json = JSON.stringify(say('x'.repeat(size)));
     const delivery: Delivery =
@@ -146,20 +147,28 @@ describe('CrewApp under fuzzed frames (real sockets)', () => {
     assertNoPollution(prototypeBaseline);
   }
 
-  /** The frame closed the connection: the session ends with that code and the app forgets it; a new fuzz client joins. */
-  async function expectClosed(code: number, where: () => string): Promise<void> {
+  /**
+   * The frame closed the connection: the session ends with that code and the app forgets it; a new fuzz client joins.
+   * An oversize frame (1009) up to 4 × maxPayload is reported first with a fatal agent.error (CREW_ERR_FRAME_TOO_BIG);
+   * a bigger one, and bad UTF-8 (1007), are refused by ws before the session sees them, so nothing is reported.
+   */
+  async function expectClosed(code: number, isReported: boolean, where: () => string, f0: number, s0: number): Promise<void> {
     const { client, id } = fuzz;
     const seen = seenBy.get(id)!;
-    const s0 = seen.length;
-    const f0 = client.frames.length;
     const closed = await within(client.closed, `close ${code}; ${where()}`);
     if (closed.code !== code) throw new Error(`closed with ${closed.code} (${closed.reason}), expected ${code}; ${where()}`);
     await within(sessions.get(id)!.waitUntilComplete(), `the session to end; ${where()}`);
+    const reported = isReported ? ['agent.error'] : [];
     const left = seen.slice(s0);
-    if (left.length !== 1 || left[0].type !== 'system.user.left' || left[0].code !== code) {
+    const types = left.map((e) => e.type);
+    if (types.join() !== [...reported, 'system.user.left'].join() || left[left.length - 1].code !== code) {
       throw new Error(`hooks saw ${brief(left)} as the connection closed; ${where()}`);
     }
-    if (client.frames.length !== f0) throw new Error(`the client received ${client.frames.length - f0} frame(s) as it was closed; ${where()}`);
+    const received = client.frames.slice(f0);
+    const report = received[0]?.event;
+    if (received.length !== reported.length || (isReported && (report?.severity !== 'fatal' || (report?.payload as { code?: string }).code !== 'CREW_ERR_FRAME_TOO_BIG'))) {
+      throw new Error(`the client received ${received.map((f) => f.event?.type ?? f.kind).join(', ') || 'nothing'} as it was closed; ${where()}`);
+    }
     if (running.app.sessions.has(id)) throw new Error(`app.sessions still holds the closed session; ${where()}`);
     code === 1009 ? counts.closes1009++ : counts.closes1007++;
     fuzz = await join();
@@ -205,7 +214,7 @@ describe('CrewApp under fuzzed frames (real sockets)', () => {
     const f0 = fuzz.client.frames.length;
     const s0 = seenBy.get(fuzz.id)!.length;
     send(fuzz.client, c.delivery);
-    if ('close' in expectation) await expectClosed(expectation.close, where);
+    if ('close' in expectation) await expectClosed(expectation.close, expectation.reported, where, f0, s0);
     else await expectVerdict(expectation.verdict, c, where, f0, s0);
     assertConsistent(where);
   }

@@ -33,7 +33,7 @@ const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.en
 const runs = (n: number) => ({ numRuns: Math.round(n * SCALE), ...(SEED !== undefined && { seed: SEED }) });
 
 /** No rate limit: the fuzzer sends far faster than a client may. */
-const UNLIMITED = { maxEventsPerSecond: 1e9, maxAudioFramesPerSecond: 1e9 };
+const UNLIMITED = { maxEventsPerSecond: 1e9, maxAudioFramesPerSecond: 1e9, maxFrameBytes: Infinity };
 
 const echoes = (e: CrewEvent) => e.type === 'agent.transcript.update';
 

@@ -135,10 +135,22 @@ describe('CrewApp protocol-level bad input (real ws client)', () => {
     expect(app.sessions.size).toBe(1);
   }
 
-  it('a frame larger than maxPayload closes that connection with 1009 and ends its session', async () => {
-    const { app, offender, bystander, left, logger } = await startWithBystander({ maxPayload: 1024 });
+  it('a frame larger than maxPayload is reported (fatal agent.error) and closes that connection with 1009', async () => {
+    const { app, offender, bystander, left } = await startWithBystander({ maxPayload: 1024 });
 
     offender.send(say('x'.repeat(2000)));
+    const report = await offender.next('agent.error');
+    expect(report).toMatchObject({ severity: 'fatal', payload: { code: 'CREW_ERR_FRAME_TOO_BIG' } });
+    expect(report.message).toMatch(/over the limit of 1024 bytes/);
+    expect((await within(offender.closed, 'the close')).code).toBe(1009);
+    expect(await within(left, 'system.user.left')).toMatchObject({ code: 1009 });
+    await expectBystanderUnaffected(app, bystander);
+  });
+
+  it('a frame more than four times maxPayload is refused by ws itself with 1009 (never buffered)', async () => {
+    const { app, offender, bystander, left, logger } = await startWithBystander({ maxPayload: 1024 });
+
+    offender.send(say('x'.repeat(5000)));
     expect((await within(offender.closed, 'the close')).code).toBe(1009);
     expect(await within(left, 'system.user.left')).toMatchObject({ code: 1009 });
     expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('socket error'), expect.stringMatching(/payload/i));

@@ -14,7 +14,8 @@ import {
 } from './errors';
 import { CrewEvent, event } from './events';
 import { Graph } from './graph';
-import { EventHandler, Hook, HookRegistry } from './hooks';
+import { EventHandler } from './hooks';
+import { EventBus } from './internal/event-bus';
 import { ClientLimits, ClientPort, DEFAULT_CLIENT_LIMITS } from './internal/client-port';
 import { CloseCodes, CrewConnection, CrewTransport, isAllowedCloseCode } from './transport';
 import { AudioFormat, DEFAULT_AUDIO_FORMAT } from './audio/format';
@@ -92,8 +93,7 @@ export class CrewSession {
   private readonly now: () => number;
 
   private readonly graph = new Graph();
-  private readonly hooks = new HookRegistry();
-  private readonly bus = new Subject<CrewEvent>();
+  private readonly bus: EventBus;
   private readonly interrupts = new Subject<CrewEvent>();
   // the root fans out to the parentless nodes; the sink writes to the transport
   private rootTargets: Wired[] = [];
@@ -118,12 +118,6 @@ export class CrewSession {
   private queueEvents: CrewEvent[] = [];
   private queueHead = 0;
 
-  // bus: each event object is published once; re-entrant publishes wait their turn
-  private seen = new WeakSet<object>();
-  private publishing = false;
-  private backlog: CrewEvent[] = [];
-  private readonly hookReports = new WeakSet<object>();
-  private readonly pendingHooks = new Set<Promise<unknown>>();
 
   private readonly completion: Promise<void>;
   private complete!: () => void;
@@ -144,7 +138,8 @@ export class CrewSession {
     this.auth = options.auth;
     this.limits = Object.freeze({ ...DEFAULT_SESSION_LIMITS, ...options.limits });
     this.now = options.now ?? (() => performance.now());
-    this.events$ = this.bus.asObservable();
+    this.bus = new EventBus(this, this.logger, (report) => this.send(report));
+    this.events$ = this.bus.events$;
     this.completion = new Promise<void>((resolve) => (this.complete = resolve));
     this.nodeContext = Object.freeze({
       session: this,
@@ -216,7 +211,7 @@ export class CrewSession {
    * (an exact type, an alias, `prefix.*` or `*`). Returns a function that removes the hook.
    */
   onEvent<E extends CrewEvent = CrewEvent>(pattern: string, handler: EventHandler<E>): () => void {
-    return this.hooks.add(pattern, handler as EventHandler);
+    return this.bus.on(pattern, handler as EventHandler);
   }
 
   /**
@@ -484,11 +479,11 @@ export class CrewSession {
   private dispatch(kind: number, e: CrewEvent): void {
     if (kind === ROOT) {
       if (e.type === INTERRUPT) this.interrupts.next(e);
-      this.publish(e);
+      this.bus.publish(e);
       const targets = this.rootTargets;
       for (let i = 0; i < targets.length; i++) this.deliver(targets[i], e);
     } else {
-      this.publish(e);
+      this.bus.publish(e);
       this.writeOut(e);
     }
   }
@@ -511,7 +506,7 @@ export class CrewSession {
 
   private forward(w: Wired, x: CrewEvent): void {
     // a synchronous pass-through was published where the event came from
-    if (x !== w.current) this.publish(x);
+    if (x !== w.current) this.bus.publish(x);
     const children = w.children;
     for (let i = 0; i < children.length; i++) this.deliver(children[i], x);
     if (w.toSink) this.writeOut(x);
@@ -540,74 +535,6 @@ export class CrewSession {
     }
   }
 
-  // ---- bus and hooks ---------------------------------------------------
-
-  private publish(e: CrewEvent): void {
-    const hooks = this.hooks.match(e.type);
-    const observed = this.bus.observed;
-    if (hooks.length === 0 && !observed) return;
-    if (this.seen.has(e)) return;
-    this.seen.add(e);
-    if (this.publishing) {
-      this.backlog.push(e);
-      return;
-    }
-    this.publishing = true;
-    try {
-      this.runHooks(hooks, e, observed);
-      while (this.backlog.length > 0) {
-        const next = this.backlog.shift()!;
-        this.runHooks(this.hooks.match(next.type), next, this.bus.observed);
-      }
-    } finally {
-      this.publishing = false;
-    }
-  }
-
-  private runHooks(hooks: readonly Hook[], e: CrewEvent, observed: boolean): void {
-    for (let i = 0; i < hooks.length; i++) {
-      const hook = hooks[i];
-      try {
-        const result = hook.handler(this, e);
-        if (result !== undefined && result !== null && typeof (result as Promise<void>).then === 'function') {
-          this.track(result as Promise<void>, hook, e);
-        }
-      } catch (err) {
-        this.hookFailed(hook, e, err);
-      }
-    }
-    if (observed) this.bus.next(e);
-  }
-
-  private track(promise: Promise<void>, hook: Hook, e: CrewEvent): void {
-    const tracked = promise.then(
-      () => undefined,
-      (err: unknown) => this.hookFailed(hook, e, err),
-    );
-    this.pendingHooks.add(tracked);
-    void tracked.finally(() => this.pendingHooks.delete(tracked));
-  }
-
-  private hookFailed(hook: Hook, e: CrewEvent, err: unknown): void {
-    if (this.hookReports.has(e) || this.currentState === 'closed') {
-      this.logger.error(`rxcrew: session ${this.id}: hook "${hook.pattern}" failed on "${e.type}":`, err);
-      return;
-    }
-    const report = event('agent.error', {
-      message: `hook "${hook.pattern}" failed on "${e.type}": ${describeError(err)}`,
-      severity: 'warning',
-      payload: {
-        code: ErrorCodes.HOOK_FAILED,
-        pattern: hook.pattern,
-        event_type: e.type,
-        error_class: errorClass(err),
-        message: describeError(err),
-      },
-    });
-    this.hookReports.add(report);
-    this.send(report);
-  }
-
   // ---- ending ----------------------------------------------------------
 
   /** Reports `err` to the client as a fatal `agent.error` and ends the session with `code` (default 1011). */
@@ -630,9 +557,7 @@ export class CrewSession {
       this.endPromise = new Promise<void>((resolve) => {
         const run = () => {
           this.teardown(code, reason, closeTransport);
-          void this.settleHooks().then(() => {
-            this.bus.complete();
-            this.hooks.clear();
+          void this.bus.close(this.teardownTimeout).then(() => {
             this.complete();
             resolve();
           });
@@ -655,7 +580,7 @@ export class CrewSession {
         // let nodes flush: complete inputs in topological order
         for (const w of this.wired) w.input.complete();
       } else {
-        this.publish(left);
+        this.bus.publish(left);
       }
       this.drain();
     } finally {
@@ -671,23 +596,13 @@ export class CrewSession {
     }
     this.transportOpen = false;
     this.currentState = 'closed';
+    this.bus.silence();
     for (const w of this.wired) w.subscription?.unsubscribe();
     this.rootTargets = [];
     this.interrupts.complete();
     this.prestart = [];
     this.holding = undefined;
     for (const settle of [...this.initWaiters]) settle(undefined);
-  }
-
-  private async settleHooks(): Promise<void> {
-    if (this.pendingHooks.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.teardownTimeout);
-      timer.unref();
-    });
-    await Promise.race([Promise.allSettled([...this.pendingHooks]), deadline]);
-    clearTimeout(timer);
   }
 
   private assertBuilding(method: string): void {

@@ -180,7 +180,12 @@ export class CrewApp {
         setInterval(() => {
           const now = Date.now();
           for (const [id, t] of this.transports) {
-            if (now - t.lastActivity < idleTimeout) continue;
+            if (t.messages !== t.seenMessages) {
+              t.seenMessages = t.messages;
+              t.quietSince = now;
+              continue;
+            }
+            if (now - t.quietSince < idleTimeout) continue;
             const idle = new CrewError(ErrorCodes.IDLE_TIMEOUT, `no message from the client for ${idleTimeout} ms`);
             void this.live.get(id)?.fail(idle, 'idle timeout', CloseCodes.NORMAL);
           }

@@ -39,6 +39,7 @@ export class HookRegistry {
 
   /** The hooks matching `type`, in registration order (a shared, frozen array). */
   match(type: string): readonly Hook[] {
+    if (this.hooks.length === 0) return NO_HOOKS;
     let found = this.cache.get(type);
     if (found === undefined) {
       const list = this.hooks.filter((h) => h.matches(type));

@@ -467,6 +467,7 @@ export class CrewSession {
   }
 
   private drain(): void {
+    if (this.queueEvents.length === 0) return; // the common case: nothing was queued
     while (this.queueHead < this.queueEvents.length) {
       const i = this.queueHead++;
       this.dispatch(this.queueKinds[i], this.queueEvents[i]);

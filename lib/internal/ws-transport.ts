@@ -37,7 +37,11 @@ export class WsTransport implements CrewTransport {
   readonly stats: TransportStats = { droppedAudioFrames: 0, droppedAudioBytes: 0 };
   /** Set by every pong and client message; the heartbeat terminates a peer that stayed silent. */
   alive = true;
-  lastActivity = Date.now();
+  /** Client messages so far; the idle sweep watches it change (cheaper than a clock read per frame). */
+  messages = 0;
+  /** For the idle sweep: the count it saw last, and since when it has not changed. */
+  seenMessages = 0;
+  quietSince = Date.now();
   private binaryJson = false;
   private queue: Queued[] = [];
   private queuedBytes = 0;
@@ -61,7 +65,7 @@ export class WsTransport implements CrewTransport {
   bind(connection: CrewConnection, onError: (err: Error) => void): void {
     this.socket.on('message', (data: Buffer, isBinary: boolean) => {
       this.alive = true;
-      this.lastActivity = Date.now();
+      this.messages++;
       connection.receive(data, isBinary);
     });
     // When `ws` closes a connection for a protocol error (frame too big, bad
@@ -93,7 +97,7 @@ export class WsTransport implements CrewTransport {
     const data = isAudio ? (audio as Buffer) : JSON.stringify(e);
     const binary = isAudio || this.binaryJson;
     if (this.queue.length === 0 && this.socket.bufferedAmount < this.limits.softLimit) {
-      this.socket.send(data, { binary }, this.sent);
+      this.socket.send(data, binary ? BINARY : TEXT, this.sent);
       return;
     }
     this.enqueue({ data, binary, audio: isAudio });
@@ -173,7 +177,7 @@ export class WsTransport implements CrewTransport {
       const size = byteLength(q.data);
       this.queuedBytes -= size;
       if (q.audio) this.queuedAudioBytes -= size;
-      this.socket.send(q.data, { binary: q.binary }, this.sent);
+      this.socket.send(q.data, q.binary ? BINARY : TEXT, this.sent);
     }
     if (sent > 0) this.queue = this.queue.slice(sent);
     if (this.queue.length === 0 && this.closing !== undefined) this.sendClose();
@@ -182,6 +186,10 @@ export class WsTransport implements CrewTransport {
 
 /** How long a close waits for queued events to reach a slow client before it is sent anyway (ms). */
 const FLUSH_BEFORE_CLOSE_MS = 5000;
+
+// the send options, allocated once (ws reads them, never keeps them)
+const BINARY = Object.freeze({ binary: true });
+const TEXT = Object.freeze({ binary: false });
 
 function byteLength(data: Buffer | string): number {
   return typeof data === 'string' ? Buffer.byteLength(data) : data.length;

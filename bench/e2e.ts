@@ -1,0 +1,246 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Child, LOAD_CPU, SERVER_CPU } from './ipc';
+import type { ServerReport } from './server';
+
+/*
+ * End to end over WebSocket on loopback: the rxcrew server (one pass-through
+ * node) and a bare `ws` echo server, each in its own process, driven by the
+ * same load generator, one after the other at each session count.
+ */
+
+export const KINDS = ['rxcrew', 'bare'] as const;
+export type Kind = (typeof KINDS)[number];
+
+export interface E2eConfig {
+  /** Session counts, each sending audio and JSON (60 frames/s per session). */
+  levels: number[];
+  /** Session counts sending audio only (50 frames/s per session), as the p99 target is worded. */
+  audioOnlyLevels: number[];
+  warmupMs: number;
+  measureMs: number;
+  drainMs: number;
+  /** New connections per second while setting up a level. */
+  connectRate: number;
+  /** Connections opened as fast as the server accepts them, for sessions accepted/s. */
+  acceptCount: number;
+  /** Runs per server and level, alternating which goes first (A B B A …) so that drift hits both alike. */
+  repeats: number;
+  /**
+   * Before each run, wait up to `perRun` ms for the machine to be idle, and up to `total`
+   * ms over the suite (on a shared machine, other work is noise).
+   */
+  quietWait: { perRun: number; total: number };
+}
+
+type Rtt = { count: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; meanMs: number };
+export interface LoadReport {
+  windowMs: number;
+  sessions: number;
+  sent: { audio: number; json: number };
+  delivered: { audio: number; json: number };
+  rtt: Rtt;
+  rttAudio: Rtt;
+  rttJson: Rtt;
+  cpuPct: number;
+  cpuUs: number;
+  errors: number;
+  unexpectedCloses: number;
+}
+interface ConnectReport {
+  opened: number;
+  failed: number;
+  firstError?: string;
+  ms: number;
+  perSec: number;
+  readyP50Ms: number;
+  readyP99Ms: number;
+}
+
+export interface LevelResult {
+  sessions: number;
+  /** Whether sessions also sent a JSON event every 100 ms. */
+  json: boolean;
+  server: ServerReport;
+  load: LoadReport;
+  /** Server CPU (user + system) per client frame handled. */
+  cpuUsPerFrame: number;
+  /** Echoes received / frames sent, for frames sent in the window. */
+  deliveredRatio: number;
+  /** Frames/s the load generator sent in the window, and what it was asked to send. */
+  sentPerSec: number;
+  targetPerSec: number;
+  skippedSlices: number;
+  /**
+   * Cores the machine was busy in the window beyond the server's and the load generator's own CPU:
+   * other processes (noise) and interrupt work charged to no process.
+   */
+  otherCores: number | undefined;
+  /** Cores in interrupts and soft interrupts (mostly loopback packets; part of it is charged to the two processes). */
+  irqCores: number | undefined;
+}
+
+/** One server at one level, over its runs. */
+export interface LevelSummary {
+  sessions: number;
+  json: boolean;
+  /** All runs' server CPU over all their frames. */
+  cpuUsPerFrame: number;
+  /** Round-trip percentiles and event-loop delay: the mean over runs. */
+  rtt: { p50Ms: number; p99Ms: number; p999Ms: number };
+  eldP99Ms: number;
+  /** All runs' echoes received over frames sent. */
+  deliveredRatio: number;
+  /** Frames sent / frames asked for (below 1: the load generator could not keep up). */
+  achieved: number;
+  loadCpuPct: number;
+  /** The most any run used here saw. */
+  otherCores: number | undefined;
+  /** Runs left out because the machine was busy elsewhere (while a quieter run of the same server was kept). */
+  noisyRunsLeftOut: number;
+  runs: LevelResult[];
+}
+
+/** Cores busy elsewhere above which a run is noisy. */
+export const NOISY_CORES = 0.3;
+
+export interface E2eResult {
+  accept: Record<Kind, ConnectReport>;
+  levels: Array<Record<Kind, LevelSummary>>;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+function summarise(all: LevelResult[]): LevelSummary {
+  const quiet = all.filter((r) => (r.otherCores ?? 0) < NOISY_CORES);
+  const runs = quiet.length > 0 ? quiet : all;
+  const sent = sum(runs.map((r) => r.load.sent.audio + r.load.sent.json));
+  const others = runs.map((r) => r.otherCores).filter((x): x is number => x !== undefined);
+  return {
+    sessions: runs[0].sessions,
+    json: runs[0].json,
+    cpuUsPerFrame: sum(runs.map((r) => r.server.cpuUserUs + r.server.cpuSystemUs)) / sum(runs.map((r) => r.server.frames)),
+    rtt: { p50Ms: mean(runs.map((r) => r.load.rtt.p50Ms)), p99Ms: mean(runs.map((r) => r.load.rtt.p99Ms)), p999Ms: mean(runs.map((r) => r.load.rtt.p999Ms)) },
+    eldP99Ms: mean(runs.map((r) => r.server.eldP99Ms)),
+    deliveredRatio: sum(runs.map((r) => r.load.delivered.audio + r.load.delivered.json)) / sent,
+    achieved: mean(runs.map((r) => r.sentPerSec / r.targetPerSec)),
+    loadCpuPct: mean(runs.map((r) => r.load.cpuPct)),
+    otherCores: others.length === 0 ? undefined : Math.max(...others),
+    noisyRunsLeftOut: all.length - runs.length,
+    runs: all,
+  };
+}
+
+const PATH = '/ws';
+
+/** `serverExecArgv(kind)`: Node flags for each server (`--profile` passes `--cpu-prof`). */
+export async function runE2e(cfg: E2eConfig, log: (line: string) => void, serverExecArgv: (kind: Kind) => string[] = () => []): Promise<E2eResult> {
+  const servers: Record<Kind, Child> = {
+    rxcrew: new Child('rxcrew server', 'server', ['rxcrew', 'pass'], serverExecArgv('rxcrew'), SERVER_CPU),
+    bare: new Child('bare ws server', 'server', ['bare', 'pass'], serverExecArgv('bare'), SERVER_CPU),
+  };
+  const load = new Child('load generator', 'loadgen', [], [], LOAD_CPU);
+  try {
+    const ports = {} as Record<Kind, number>;
+    for (const kind of KINDS) ports[kind] = (await servers[kind].call<{ port: number }>('info')).port;
+
+    const accept = {} as Record<Kind, ConnectReport>;
+    for (const kind of KINDS) {
+      accept[kind] = await load.call<ConnectReport>('connect', { port: ports[kind], path: PATH, count: cfg.acceptCount, rate: 1e9, maxInFlight: 64 });
+      if (accept[kind].failed > 0) log(`  ${kind}: ${accept[kind].failed} connections failed (${accept[kind].firstError})`);
+      await load.call('closeAll');
+      await servers[kind].call('waitSessions', { count: 0, timeoutMs: 15_000 });
+      log(`  accept ${kind}: ${Math.round(accept[kind].perSec)} sessions/s`);
+    }
+
+    const levels: E2eResult['levels'] = [];
+    const all = [...cfg.levels.map((n) => ({ sessions: n, json: true })), ...cfg.audioOnlyLevels.map((n) => ({ sessions: n, json: false }))];
+    for (const { sessions, json } of all) {
+      const runs: Record<Kind, LevelResult[]> = { rxcrew: [], bare: [] };
+      for (let i = 0; i < cfg.repeats; i++) for (const kind of i % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+        await waitQuiet(cfg.quietWait, log);
+        const r = await runLevel(cfg, sessions, json, servers[kind], load, ports[kind]);
+        runs[kind].push(r);
+        log(
+          `  ${sessions} sessions${json ? '' : ' (audio only)'} ${kind}: ${r.cpuUsPerFrame.toFixed(1)} µs/frame, p99 ${r.load.rtt.p99Ms.toFixed(2)} ms, ` +
+            `sent ${Math.round(r.sentPerSec)}/${r.targetPerSec} frames/s, delivered ${(r.deliveredRatio * 100).toFixed(2)}%, load gen CPU ${r.load.cpuPct.toFixed(0)}%` +
+            (r.otherCores === undefined ? '' : `, machine busy elsewhere ${r.otherCores.toFixed(2)} cores (interrupts ${r.irqCores!.toFixed(2)})`),
+        );
+      }
+      levels.push({ rxcrew: summarise(runs.rxcrew), bare: summarise(runs.bare) });
+    }
+    return { accept, levels };
+  } finally {
+    await Promise.all([servers.rxcrew.stop(), servers.bare.stop(), load.stop()]);
+  }
+}
+
+let waitedMs = 0;
+
+/** Waits until the machine is idle for a second (under 0.15 cores busy), within the budget. */
+export async function waitQuiet(budget: E2eConfig['quietWait'], log: (line: string) => void): Promise<void> {
+  const start = Date.now();
+  const until = start + Math.max(0, Math.min(budget.perRun, budget.total - waitedMs));
+  try {
+    await idleOrTimeout(until, log);
+  } finally {
+    waitedMs += Date.now() - start;
+  }
+}
+
+async function idleOrTimeout(until: number, log: (line: string) => void): Promise<void> {
+  for (let waited = false; ; waited = true) {
+    const a = machineCpuSeconds();
+    await sleep(1000);
+    const b = machineCpuSeconds();
+    if (a === undefined || b === undefined) return;
+    const busy = b.tasks + b.irq - a.tasks - a.irq;
+    if (busy < 0.15) return;
+    if (Date.now() > until) return log(`  (the machine stayed busy: ${busy.toFixed(2)} cores elsewhere; measuring anyway)`);
+    if (!waited) log(`  (waiting for the machine to be idle: ${busy.toFixed(2)} cores busy elsewhere)`);
+  }
+}
+
+async function runLevel(cfg: E2eConfig, sessions: number, json: boolean, server: Child, load: Child, port: number): Promise<LevelResult> {
+  const connected = await load.call<ConnectReport>('connect', { port, path: PATH, count: sessions, rate: cfg.connectRate, maxInFlight: 100 });
+  if (connected.failed > 0) throw new Error(`${connected.failed} of ${sessions} connections failed: ${connected.firstError}`);
+  await load.call('startSending', { json });
+  await sleep(cfg.warmupMs);
+  await Promise.all([server.call('mark'), load.call('mark')]);
+  const cpuAtMark = machineCpuSeconds();
+  await sleep(cfg.measureMs);
+  const [report] = await Promise.all([server.call<ServerReport>('report'), load.call('endWindow')]);
+  const cpu = machineCpuSeconds();
+  const windowS = report.wallMs / 1000;
+  await sleep(cfg.drainMs); // echoes of frames sent in the window still count
+  const loadReport = await load.call<LoadReport>('report');
+  const { skippedSlices } = await load.call<{ skippedSlices: number }>('stopSending');
+  await load.call('closeAll');
+  await server.call('waitSessions', { count: 0, timeoutMs: 15_000 });
+  const sent = loadReport.sent.audio + loadReport.sent.json;
+  return {
+    sessions,
+    json,
+    server: report,
+    load: loadReport,
+    cpuUsPerFrame: (report.cpuUserUs + report.cpuSystemUs) / report.frames,
+    deliveredRatio: (loadReport.delivered.audio + loadReport.delivered.json) / sent,
+    sentPerSec: sent / (loadReport.windowMs / 1000),
+    targetPerSec: sessions * (json ? 60 : 50),
+    skippedSlices,
+    otherCores: cpu && cpuAtMark && (cpu.tasks + cpu.irq - cpuAtMark.tasks - cpuAtMark.irq - (report.cpuUserUs + report.cpuSystemUs + loadReport.cpuUs) / 1e6) / windowS,
+    irqCores: cpu && cpuAtMark && (cpu.irq - cpuAtMark.irq) / windowS,
+  };
+}
+
+/** CPU seconds the machine has spent in tasks and in interrupts (Linux /proc/stat, USER_HZ = 1/100 s); undefined elsewhere. */
+function machineCpuSeconds(): { tasks: number; irq: number } | undefined {
+  try {
+    const [, ...fields] = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0].trim().split(/\s+/);
+    const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
+    return { tasks: (user + nice + system) / 100, irq: (irq + softirq + steal) / 100 };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,126 @@
+import { CrewEvent, CrewSession } from 'rxcrew';
+import { serve } from './ipc';
+import { median } from './report';
+import { buildSession, CHAIN, DIAMOND, graph20, hooksMatching, plainVariant, rxcrewVariant, rxjsVariant, Shape, Variant, wireRxjs } from './topologies';
+
+/*
+ * The in-process suites, in a child process of their own (started with
+ * --expose-gc): graph throughput, hook cost, session start cost. Variants are
+ * timed in alternating rounds so that a noisy moment hits all of them alike;
+ * each result is the median round.
+ */
+
+export const VARIANTS = ['rxcrew', 'rxjs', 'plain'] as const;
+export type VariantName = (typeof VARIANTS)[number];
+
+export interface ThroughputArgs {
+  topology: 'chain' | 'diamond';
+  hooks: number;
+  events: number;
+  rounds: number;
+}
+
+export interface ThroughputResult {
+  topology: string;
+  hooks: number;
+  /** Node deliveries per event (the hops a per-hop cost is divided by). */
+  hops: number;
+  /** Median ns per injected event, by variant. */
+  nsPerEvent: Record<VariantName, number>;
+  /** Every round's ns per event, by variant. */
+  rounds: Record<VariantName, number[]>;
+}
+
+const SHAPES: Record<ThroughputArgs['topology'], { shape: Shape; hops: number; sinkPerEvent: number }> = {
+  chain: { shape: CHAIN, hops: 5, sinkPerEvent: 1 },
+  diamond: { shape: DIAMOND, hops: 5, sinkPerEvent: 2 },
+};
+
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+
+function build(name: VariantName, shape: Shape, hooks: number): Variant {
+  if (name === 'rxcrew') return rxcrewVariant(shape, hooks);
+  if (name === 'rxjs') return rxjsVariant(shape, hooks);
+  return plainVariant(shape, hooks);
+}
+
+/** Pushes `events` fresh events; returns ns per event. Checks every event arrived and every hook ran. */
+function timeRound(v: Variant, events: number, sinkPerEvent: number, hooksPerEvent: number): number {
+  const delivered = v.delivered();
+  const hooked = v.hooked();
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < events; i++) v.push({ type: 'bench.tick', n: i } as CrewEvent);
+  const ns = Number(process.hrtime.bigint() - start);
+  if (v.delivered() - delivered !== events * sinkPerEvent) throw new Error(`lost events: ${v.delivered() - delivered} of ${events * sinkPerEvent}`);
+  if (v.hooked() - hooked !== events * hooksPerEvent) throw new Error(`hooks ran ${v.hooked() - hooked} times, expected ${events * hooksPerEvent}`);
+  return ns / events;
+}
+
+export function throughput(args: ThroughputArgs): ThroughputResult {
+  const { shape, hops, sinkPerEvent } = SHAPES[args.topology];
+  const hooksPerEvent = hooksMatching(args.hooks);
+  const variants = VARIANTS.map((name) => ({ name, v: build(name, shape, args.hooks) }));
+  const rounds = { rxcrew: [], rxjs: [], plain: [] } as Record<VariantName, number[]>;
+  for (const { v } of variants) timeRound(v, args.events, sinkPerEvent, hooksPerEvent); // warm-up: JIT and caches
+  for (let r = 0; r < args.rounds; r++) {
+    // rotate the order so that no variant always runs right after another's garbage
+    for (let k = 0; k < variants.length; k++) {
+      const { name, v } = variants[(r + k) % variants.length];
+      gc();
+      rounds[name].push(timeRound(v, args.events, sinkPerEvent, hooksPerEvent));
+    }
+  }
+  for (const { v } of variants) v.dispose();
+  const nsPerEvent = { rxcrew: median(rounds.rxcrew), rxjs: median(rounds.rxjs), plain: median(rounds.plain) };
+  return { topology: args.topology, hooks: args.hooks, hops, nsPerEvent, rounds };
+}
+
+export interface StartCostResult {
+  nodes: number;
+  edges: number;
+  /** Median µs to build, validate and wire (and start) one session's 20-node graph. */
+  rxcrewUs: number;
+  /** Median µs to hand-wire the same 20 Subjects with bare RxJS. */
+  rxjsUs: number;
+}
+
+/** Session start cost: new CrewSession, 20 × addNode, addEdge…, start() — against bare RxJS wiring. */
+export function startCost(args: { builds: number; rounds: number }): StartCostResult {
+  const shape = graph20();
+  const crew: number[] = [];
+  const bare: number[] = [];
+  const sessions: CrewSession[] = new Array(args.builds);
+  const wirings: Array<{ unsubscribe(): void }> = new Array(args.builds);
+  for (let r = 0; r <= args.rounds; r++) {
+    gc();
+    let start = process.hrtime.bigint();
+    for (let i = 0; i < args.builds; i++) sessions[i] = buildSession(new CrewSession(), shape);
+    const crewNs = Number(process.hrtime.bigint() - start);
+    for (const s of sessions) void s.stop(); // teardown runs synchronously; not timed
+    gc();
+    start = process.hrtime.bigint();
+    for (let i = 0; i < args.builds; i++) wirings[i] = wireRxjs(shape);
+    const bareNs = Number(process.hrtime.bigint() - start);
+    for (const w of wirings) w.unsubscribe();
+    if (r === 0) continue; // warm-up round
+    crew.push(crewNs / args.builds / 1000);
+    bare.push(bareNs / args.builds / 1000);
+  }
+  return { nodes: shape.nodes.length, edges: shape.edges.length, rxcrewUs: median(crew), rxjsUs: median(bare) };
+}
+
+/** Runs only rxcrew's variant for `ms` (for `--profile`, so that the CPU profile holds nothing else). */
+export function spin(args: { topology: ThroughputArgs['topology']; hooks: number; ms: number }): { events: number } {
+  const { shape } = SHAPES[args.topology];
+  const v = rxcrewVariant(shape, args.hooks);
+  const until = Date.now() + args.ms;
+  let events = 0;
+  while (Date.now() < until) {
+    for (let i = 0; i < 10_000; i++) v.push({ type: 'bench.tick', n: i } as CrewEvent);
+    events += 10_000;
+  }
+  v.dispose();
+  return { events };
+}
+
+if (require.main === module) serve({ throughput, startCost, spin });

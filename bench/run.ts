@@ -1,0 +1,135 @@
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { E2eConfig, E2eResult, NOISY_CORES, runE2e, waitQuiet } from './e2e';
+import type { StartCostResult, ThroughputArgs, ThroughputResult } from './inprocess';
+import { canPin, Child, LOAD_CPU, SERVER_CPU } from './ipc';
+import { MemoryResult, runMemory } from './memory';
+import { runProfiles } from './profile';
+import { costRow, fmt, formatTable, limitRow, machine, rateRow, Row } from './report';
+
+/*
+ * `npm run bench [-- --quick] [--only=inprocess|e2e|memory]`: every suite (or
+ * one), each measured side by side with its limit in this one run; prints the
+ * table and writes bench/results.json. `--profile` instead records CPU profiles
+ * of rxcrew's in-process chain and of its server under load, and heap snapshots
+ * of idle sessions, and prints where the time and the memory go.
+ */
+
+interface Config {
+  inprocess: { events: number; rounds: number; builds: number };
+  e2e: E2eConfig;
+  memoryLevels: number[];
+}
+
+const FULL: Config = {
+  inprocess: { events: 1_000_000, rounds: 7, builds: 2000 },
+  e2e: { levels: [100, 500, 1000], audioOnlyLevels: [1000], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, acceptCount: 2000, repeats: 2, quietWait: { perRun: 60_000, total: 300_000 } },
+  memoryLevels: [1000, 5000],
+};
+
+const QUICK: Config = {
+  inprocess: { events: 200_000, rounds: 5, builds: 500 },
+  e2e: { levels: [100, 1000], audioOnlyLevels: [], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, acceptCount: 500, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
+  memoryLevels: [1000],
+};
+
+/** Targets the project is held to (see the issue and docs/benchmarks.md). */
+const TARGETS = { inprocessRatio: 1.5, cpuPerFrameRatio: 1.3, p99Ms: 20, p99AtSessions: 1000, memoryRatio: 2 };
+
+const log = (line: string) => console.log(line);
+
+async function inprocessSuite(cfg: Config['inprocess']) {
+  const child = new Child('in-process bench', 'inprocess', [], ['--expose-gc'], SERVER_CPU);
+  try {
+    const run = (topology: ThroughputArgs['topology'], hooks: number) =>
+      child.call<ThroughputResult>('throughput', { topology, hooks, events: cfg.events, rounds: cfg.rounds } satisfies ThroughputArgs);
+    const throughput: ThroughputResult[] = [];
+    for (const [topology, hooks] of [['chain', 0], ['diamond', 0], ['chain', 10], ['chain', 100]] as const) {
+      const r = await run(topology, hooks);
+      throughput.push(r);
+      const ns = r.nsPerEvent;
+      log(`  ${topology} ${hooks} hooks: rxcrew ${fmt(ns.rxcrew)} ns/event, bare RxJS ${fmt(ns.rxjs)}, plain ${fmt(ns.plain)}`);
+    }
+    const start = await child.call<StartCostResult>('startCost', { builds: cfg.builds, rounds: cfg.rounds });
+    log(`  20-node graph: rxcrew ${fmt(start.rxcrewUs)} µs, bare RxJS ${fmt(start.rxjsUs)} µs`);
+    return { throughput, start };
+  } finally {
+    await child.stop();
+  }
+}
+
+type Inprocess = Awaited<ReturnType<typeof inprocessSuite>>;
+
+function rows(inproc?: Inprocess, e2e?: E2eResult, memory?: MemoryResult): Row[] {
+  const out: Row[] = [];
+  for (const r of inproc?.throughput ?? []) {
+    const name = r.hooks === 0 ? `graph ${r.topology === 'chain' ? '5-node chain' : 'diamond + join'}` : `hooks: ${r.hooks} onEvent (chain)`;
+    out.push(costRow(name, 'ns/event', r.nsPerEvent.rxcrew, r.nsPerEvent.rxjs, 'bare RxJS', TARGETS.inprocessRatio));
+    if (r.hooks === 0) out.push(costRow(name, 'ns/event', r.nsPerEvent.rxcrew, r.nsPerEvent.plain, 'plain functions'));
+  }
+  for (const level of e2e?.levels ?? []) {
+    const { rxcrew: x, bare: b } = level;
+    const noisy = [x, b].some((s) => s.otherCores !== undefined && s.otherCores >= NOISY_CORES) ? ' (noisy)' : '';
+    const n = `e2e ${x.sessions} sessions${x.json ? '' : ', audio only'}${noisy}`;
+    out.push(costRow(`${n}: server CPU per frame`, 'µs', x.cpuUsPerFrame, b.cpuUsPerFrame, 'bare ws', TARGETS.cpuPerFrameRatio));
+    out.push(costRow(`${n}: RTT p50`, 'ms', x.rtt.p50Ms, b.rtt.p50Ms, 'bare ws'));
+    if (x.sessions === TARGETS.p99AtSessions) out.push(limitRow(`${n}: RTT p99`, 'ms', x.rtt.p99Ms, b.rtt.p99Ms, 'bare ws', TARGETS.p99Ms));
+    else out.push(costRow(`${n}: RTT p99`, 'ms', x.rtt.p99Ms, b.rtt.p99Ms, 'bare ws'));
+    out.push(costRow(`${n}: RTT p99.9`, 'ms', x.rtt.p999Ms, b.rtt.p999Ms, 'bare ws'));
+    out.push(costRow(`${n}: event-loop delay p99`, 'ms', x.eldP99Ms, b.eldP99Ms, 'bare ws'));
+    out.push(rateRow(`${n}: delivered / sent`, '', x.deliveredRatio, b.deliveredRatio, 'bare ws'));
+    out.push(rateRow(`${n}: load achieved / asked`, '', x.achieved, b.achieved, 'bare ws'));
+  }
+  for (const level of memory?.levels ?? []) {
+    const { rxcrew: x, bare: b } = level;
+    const n = `memory ${x.sessions} idle sessions (demo graph)`;
+    out.push(costRow(`${n}: RSS`, 'KiB/session', x.rssPerSession / 1024, b.rssPerSession / 1024, 'bare ws', TARGETS.memoryRatio));
+    out.push(costRow(`${n}: heap used`, 'KiB/session', x.heapPerSession / 1024, b.heapPerSession / 1024, 'bare ws', TARGETS.memoryRatio));
+  }
+  if (inproc) out.push(costRow('start: build + validate + wire a 20-node graph', 'µs', inproc.start.rxcrewUs, inproc.start.rxjsUs, 'bare RxJS'));
+  if (e2e) out.push(rateRow('start: sessions accepted per second', '/s', e2e.accept.rxcrew.perSec, e2e.accept.bare.perSec, 'bare ws'));
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--profile')) return runProfiles(args.includes('--quick'), log);
+  const mode = args.includes('--quick') ? 'quick' : 'full';
+  const cfg = mode === 'quick' ? QUICK : FULL;
+  const m = machine();
+  const began = Date.now();
+  log(`rxcrew bench (${mode}) — ${m.cpu}, ${m.cores} cores, Node ${m.node}, commit ${m.commit}`);
+  log(canPin() ? `servers and in-process runs pinned to core ${SERVER_CPU}, the load generator to core ${LOAD_CPU}` : 'processes not pinned to cores');
+  // --only=inprocess|e2e|memory runs one suite (for iterating on one number)
+  const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  const wanted = (suite: string) => only === undefined || only === suite;
+  const loadAtStart = loadavg()[0]; // recorded only: right after `npm run build` it is never low
+  const suite = async <T>(name: string, title: string, run: () => Promise<T>): Promise<T | undefined> => {
+    if (!wanted(name)) return undefined;
+    log(title);
+    return run();
+  };
+  const inproc = await suite('inprocess', 'in-process graph, hooks, start cost:', async () => {
+    await waitQuiet(cfg.e2e.quietWait, log);
+    return inprocessSuite(cfg.inprocess);
+  });
+  const e2e = await suite('e2e', 'end to end over WebSocket (loopback):', () => runE2e(cfg.e2e, log));
+  const memory = await suite('memory', 'memory per idle session:', () => runMemory(cfg.memoryLevels, log));
+  const table = rows(inproc, e2e, memory);
+  log(`\n${formatTable(table)}\n`);
+  const failed = table.filter((r) => r.pass === false).length;
+  log(`${table.filter((r) => r.pass !== undefined).length - failed} targets pass, ${failed} fail; ${Math.round((Date.now() - began) / 1000)} s`);
+  const others = (e2e?.levels ?? []).flatMap((l) => [l.rxcrew.otherCores ?? 0, l.bare.otherCores ?? 0]);
+  if (Math.max(0, ...others) >= NOISY_CORES) {
+    log(`warning: the machine was busy elsewhere with up to ${Math.max(...others).toFixed(2)} cores during an end-to-end window; rerun on a quiet machine`);
+  }
+  const file = join(__dirname, '..', 'results.json');
+  writeFileSync(file, `${JSON.stringify({ mode, only, pinned: canPin(), loadAverageAtStart: loadAtStart, machine: m, config: cfg, targets: TARGETS, rows: table, raw: { inprocess: inproc, e2e, memory } }, null, 2)}\n`);
+  log(`raw numbers: ${file}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,139 @@
+import { once } from 'node:events';
+import { Session as InspectorSession } from 'node:inspector';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { setImmediate as tick } from 'node:timers/promises';
+import { writeHeapSnapshot } from 'node:v8';
+import { tap } from 'rxjs';
+import { WebSocketServer } from 'ws';
+import { CrewApp, CrewLogger, CrewSession, node } from 'rxcrew';
+import type * as DemoSetup from '../dist/demos/sales-agent/setup';
+import { serve } from './ipc';
+
+/*
+ * A server under test, in a process of its own so that its CPU, memory and
+ * event-loop delay are its own. `bench/out/server.js <rxcrew|bare> <pass|demo>`:
+ * - rxcrew pass: a CrewApp whose graph is one pass-through node (`tap`);
+ * - rxcrew demo: a CrewApp with the sales-agent demo's setup;
+ * - bare: a `ws` WebSocketServer echoing each message with the same frame kind
+ *   (and sending one ready frame on connect, as rxcrew sends agent.ready).
+ */
+
+export type ServerKind = 'rxcrew' | 'bare';
+export type ServerGraph = 'pass' | 'demo';
+
+export interface ServerReport {
+  wallMs: number;
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  /** Client frames handled in the window. */
+  frames: number;
+  /** Event-loop delay (how late a 10 ms timer fires), from `monitorEventLoopDelay`. */
+  eldP50Ms: number;
+  eldP99Ms: number;
+  eldMaxMs: number;
+  /** Errors the server logged so far (socket resets when clients go are warnings, not counted). */
+  errors: number;
+}
+
+const [kind, graph] = process.argv.slice(2) as [ServerKind, ServerGraph];
+const READY = JSON.stringify({ type: 'agent.ready' });
+const ELD_RESOLUTION_MS = 10;
+let frames = 0;
+let errors = 0;
+const logger: CrewLogger = {
+  error: (...args: unknown[]) => {
+    if (errors++ < 3) console.error(`[${kind} server]`, ...args);
+  },
+  warn: () => undefined,
+  info: () => undefined,
+};
+
+async function listen(): Promise<{ port: number; sessions: () => number }> {
+  if (kind === 'bare') {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 64 * 1024, perMessageDeflate: false });
+    wss.on('connection', (ws) => {
+      ws.on('error', () => undefined);
+      ws.send(READY);
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        frames++;
+        ws.send(data, { binary: isBinary });
+      });
+    });
+    await once(wss, 'listening');
+    return { port: (wss.address() as AddressInfo).port, sessions: () => wss.clients.size };
+  }
+  const setup =
+    graph === 'demo'
+      ? (require(join(__dirname, '../../dist/demos/sales-agent/setup.js')) as typeof DemoSetup).createSetup({ log: () => undefined, initTimeout: 0 })
+      : (session: CrewSession) => void session.addNode(node('pass', tap(() => void frames++)));
+  const app = new CrewApp({ setup, host: '127.0.0.1', port: 0, logger });
+  const { port } = await app.listen();
+  return { port, sessions: () => app.sessions.size };
+}
+
+function main(): void {
+  const listening = listen(); // requests wait for it, so the parent may ask at once
+  // the histogram holds the interval between samples (resolution + lateness): the resolution is subtracted below
+  const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
+  const lateMs = (ns: number) => Math.max(0, ns / 1e6 - ELD_RESOLUTION_MS);
+  eld.enable();
+  let mark = { cpu: process.cpuUsage(), frames: 0, at: performance.now() };
+  const sessions = async () => (await listening).sessions();
+  serve({
+    info: async () => ({ port: (await listening).port, pid: process.pid, kind, graph }),
+    sessions,
+    /** Waits until `count` sessions are live (e.g. 0 after clients have gone). */
+    waitSessions: async ({ count, timeoutMs }: { count: number; timeoutMs: number }) => {
+      const until = Date.now() + timeoutMs;
+      while ((await sessions()) !== count && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      return sessions();
+    },
+    mark: () => {
+      eld.reset();
+      mark = { cpu: process.cpuUsage(), frames, at: performance.now() };
+    },
+    report: (): ServerReport => {
+      const cpu = process.cpuUsage(mark.cpu);
+      return {
+        wallMs: performance.now() - mark.at,
+        cpuUserUs: cpu.user,
+        cpuSystemUs: cpu.system,
+        frames: frames - mark.frames,
+        eldP50Ms: lateMs(eld.percentile(50)),
+        eldP99Ms: lateMs(eld.percentile(99)),
+        eldMaxMs: lateMs(eld.max),
+        errors,
+      };
+    },
+    /** Full GCs until the heap settles, then the process's memory. */
+    memory: async () => {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (gc === undefined) throw new Error('start the server with --expose-gc');
+      for (let i = 0; i < 4; i++) {
+        gc();
+        await tick();
+      }
+      return { ...process.memoryUsage(), sessions: await sessions() };
+    },
+    /** Script ids → URLs (for `--profile`: heap snapshots locate closures by script id). */
+    scripts: async () => {
+      const session = new InspectorSession();
+      session.connect();
+      const urls: Record<string, string> = {};
+      session.on('Debugger.scriptParsed', ({ params }) => (urls[params.scriptId] = params.url));
+      await new Promise((resolve) => session.post('Debugger.enable', resolve));
+      session.disconnect();
+      return urls;
+    },
+    /** Writes a V8 heap snapshot (for `--profile`); returns its path. */
+    heapSnapshot: async ({ file }: { file: string }) => {
+      (globalThis as { gc?: () => void }).gc?.();
+      await tick();
+      return writeHeapSnapshot(file);
+    },
+  });
+}
+
+main();

@@ -49,8 +49,10 @@ export class WsTransport implements CrewTransport {
   private overflowed = false;
   /** A close asked for while events were still queued: sent once they are out. */
   private closing: { code: number; reason: string } | undefined;
-  private readonly sent = (err?: Error) => {
-    if (!err && this.queue.length > 0) this.flush();
+  private waitingForDrain = false;
+  private readonly drained = () => {
+    this.waitingForDrain = false;
+    if (this.queue.length > 0) this.flush();
   };
 
   constructor(
@@ -97,7 +99,7 @@ export class WsTransport implements CrewTransport {
     const data = isAudio ? (audio as Buffer) : JSON.stringify(e);
     const binary = isAudio || this.binaryJson;
     if (this.queue.length === 0 && this.socket.bufferedAmount < this.limits.softLimit) {
-      this.socket.send(data, binary ? BINARY : TEXT, this.sent);
+      this.socket.send(data, binary ? BINARY : TEXT);
       return;
     }
     this.enqueue({ data, binary, audio: isAudio });
@@ -152,6 +154,7 @@ export class WsTransport implements CrewTransport {
       this.queuedAudioBytes = 0;
       this.onOverflow();
     }
+    if (!this.overflowed) this.waitForDrain();
   }
 
   private dropOldestAudio(): void {
@@ -170,6 +173,21 @@ export class WsTransport implements CrewTransport {
     this.queue = kept;
   }
 
+  /**
+   * Flushes the queue once the socket has drained. No per-message send callback
+   * (a write callback per frame is measurable on the hot path): the TCP socket's
+   * own 'drain' event says when, which fires because a buffer over `softLimit`
+   * (≥ its 16 KiB high-water mark) made a write return false. With a smaller
+   * limit there may be no 'drain' coming, so it polls instead.
+   */
+  private waitForDrain(): void {
+    if (this.waitingForDrain) return;
+    this.waitingForDrain = true;
+    const raw = (this.socket as unknown as { _socket?: { writableNeedDrain?: boolean; once(e: 'drain', f: () => void): void } })._socket;
+    if (raw?.writableNeedDrain) raw.once('drain', this.drained);
+    else setTimeout(this.drained, 5).unref();
+  }
+
   private flush(): void {
     let sent = 0;
     while (sent < this.queue.length && this.socket.bufferedAmount < this.limits.softLimit) {
@@ -177,9 +195,10 @@ export class WsTransport implements CrewTransport {
       const size = byteLength(q.data);
       this.queuedBytes -= size;
       if (q.audio) this.queuedAudioBytes -= size;
-      this.socket.send(q.data, q.binary ? BINARY : TEXT, this.sent);
+      this.socket.send(q.data, q.binary ? BINARY : TEXT);
     }
     if (sent > 0) this.queue = this.queue.slice(sent);
+    if (this.queue.length > 0) this.waitForDrain();
     if (this.queue.length === 0 && this.closing !== undefined) this.sendClose();
   }
 }

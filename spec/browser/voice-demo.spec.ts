@@ -5,7 +5,7 @@ import { Browser, chromium, Page } from 'playwright-core';
 import { CrewApp } from 'rxcrew';
 import { createVoiceSetup } from '../../demos/voice-agent/setup';
 import { publicFolder, staticFiles } from '../../demos/voice-agent/static-files';
-import { silence, tone } from '../support/pcm';
+import { silence, tone, wav } from '../support/pcm';
 
 /*
  * The voice demo in a real browser: Debian's Chromium (installed by .ci/run),
@@ -15,24 +15,6 @@ import { silence, tone } from '../support/pcm';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined };
-
-/** A PCM16 mono WAV file. */
-function wav(pcm: Buffer, rate: number): Buffer {
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + pcm.length, 4);
-  header.write('WAVEfmt ', 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20); // PCM
-  header.writeUInt16LE(1, 22); // mono
-  header.writeUInt32LE(rate, 24);
-  header.writeUInt32LE(rate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(pcm.length, 40);
-  return Buffer.concat([header, pcm]);
-}
 
 // "speech" for the fake microphone: loud bursts with pauses, looped by Chromium
 const MIC_RATE = 48000;

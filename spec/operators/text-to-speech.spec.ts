@@ -4,7 +4,7 @@ import { TestClient } from 'rxcrew/testing';
 import type { TtsEngine } from '../../lib/tts/engine';
 import { MespeakEngine } from '../../lib/tts/mespeak-engine';
 import { FakeEngine } from '../tts/support/fake-engine';
-import { constant, rms } from '../tts/support/pcm';
+import { constant, rms } from '../support/pcm';
 
 const flush = async (times = 5) => {
   for (let i = 0; i < times; i++) await new Promise((r) => setImmediate(r));

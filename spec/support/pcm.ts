@@ -44,3 +44,42 @@ export function frames(pcm: Buffer, ms = 20, rate = 16000): Buffer[] {
   for (let i = 0; i < pcm.length; i += size) out.push(pcm.subarray(i, i + size));
   return out;
 }
+
+/** Root mean square of PCM16 LE samples, in [0, 1] of full scale. */
+export function rms(pcm: Uint8Array): number {
+  const buf = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+  let sum = 0;
+  const n = buf.length >> 1;
+  for (let i = 0; i < n; i++) sum += (buf.readInt16LE(i * 2) / 32768) ** 2;
+  return n === 0 ? 0 : Math.sqrt(sum / n);
+}
+
+/** `samples` samples of the constant `level × 1000`, as PCM16 LE (non-silent, and tells where it came from). */
+export function constant(level: number, samples: number): Buffer {
+  const pcm = Buffer.alloc(samples * 2);
+  for (let i = 0; i < samples; i++) pcm.writeInt16LE(level * 1000, i * 2);
+  return pcm;
+}
+
+/** The 44-byte header of a PCM16 mono WAV file holding `dataBytes` bytes at `rate`. */
+export function wavHeader(dataBytes: number, rate: number): Buffer {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0, 'latin1');
+  h.writeUInt32LE(36 + dataBytes, 4);
+  h.write('WAVEfmt ', 8, 'latin1');
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20); // PCM
+  h.writeUInt16LE(1, 22); // mono
+  h.writeUInt32LE(rate, 24);
+  h.writeUInt32LE(rate * 2, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36, 'latin1');
+  h.writeUInt32LE(dataBytes, 40);
+  return h;
+}
+
+/** A PCM16 mono WAV file. */
+export function wav(pcm: Buffer, rate: number): Buffer {
+  return Buffer.concat([wavHeader(pcm.length, rate), pcm]);
+}

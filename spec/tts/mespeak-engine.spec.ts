@@ -1,5 +1,5 @@
 import { MespeakEngine } from '../../lib/tts/mespeak-engine';
-import { rms } from './support/pcm';
+import { rms } from '../support/pcm';
 
 const SENTENCE = 'Hello there, how can I help you today?';
 const open = () => new AbortController().signal;

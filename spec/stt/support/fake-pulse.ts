@@ -1,6 +1,7 @@
 import { createServer, IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
+import { rms } from '../../support/pcm';
 
 /**
  * A local stand-in for Pulse streaming speech-to-text (smallest-apis.md §2.2 and
@@ -155,7 +156,7 @@ export async function startFakePulse(options: FakePulseOptions = {}): Promise<Fa
         ws.close(1011);
         return;
       }
-      if (rms(data) > 100) {
+      if (rms(data) * 32768 > 100) {
         speechBytes += data.length;
         speechFrames++;
       }
@@ -183,12 +184,4 @@ export async function startFakePulse(options: FakePulseOptions = {}): Promise<Fa
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** Root mean square of PCM16 LE samples. */
-export function rms(pcm: Buffer): number {
-  let sum = 0;
-  const n = Math.floor(pcm.length / 2);
-  for (let i = 0; i < n; i++) sum += pcm.readInt16LE(i * 2) ** 2;
-  return n === 0 ? 0 : Math.sqrt(sum / n);
 }

@@ -1,5 +1,5 @@
 import type { TtsEngine, TtsSynthesisOptions } from '../../../lib/tts/engine';
-import { constant } from './pcm';
+import { constant } from '../../support/pcm';
 
 export interface Call {
   text: string;

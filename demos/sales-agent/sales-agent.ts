@@ -1,9 +1,7 @@
-import { ignoreElements, merge, Observable, tap } from 'rxjs';
+import { Observable } from 'rxjs';
 import { z } from 'zod';
 import {
-  CrewEvent,
   defaultResponder,
-  NodeContext,
   OutputCrewNode,
   Responder,
   ScriptMatch,
@@ -12,7 +10,6 @@ import {
   Turn,
   TurnOutput,
 } from 'rxcrew';
-import { ofType } from 'rxcrew/operators';
 
 export const PRODUCT = 'HelioMax 400';
 
@@ -65,7 +62,7 @@ export interface SalesAgentOptions {
 
 /**
  * Sunny, the HelioMax sales assistant: an `OutputCrewNode` that greets the
- * caller by name on `system.user.joined`, answers each `system.llm.request`
+ * caller by name when they join, answers each `system.llm.request`
  * (scripted, or with a real model), and ends the call through its `end_call`
  * tool when the customer says goodbye. One instance per session.
  */
@@ -73,7 +70,7 @@ export class SalesAgent extends OutputCrewNode {
   private readonly respond: Responder;
 
   constructor(options: SalesAgentOptions = {}) {
-    super({ systemPrompt: SALES_PROMPT, tools: [endCall] });
+    super({ systemPrompt: SALES_PROMPT, tools: [endCall], greeting: (ctx) => greetingFor(ctx.context.get('customer_name')) });
     this.respond =
       options.responder ??
       defaultResponder(process.env, { rules: SALES_RULES, scripted: { chunkDelayMs: options.chunkDelayMs ?? 30, fallback: () => SCRIPT.fallback } });
@@ -81,15 +78,6 @@ export class SalesAgent extends OutputCrewNode {
 
   generateResponse(turn: Turn): AsyncIterable<TurnOutput> | Observable<TurnOutput> {
     return this.respond(turn);
-  }
-
-  override process(input$: Observable<CrewEvent>, ctx: NodeContext): Observable<CrewEvent> {
-    const greeting$ = input$.pipe(
-      ofType('system.user.joined'),
-      tap(() => this.speak(greetingFor(ctx.context.get('customer_name')))),
-      ignoreElements(),
-    );
-    return merge(super.process(input$, ctx), greeting$);
   }
 }
 

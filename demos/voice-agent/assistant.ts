@@ -1,6 +1,5 @@
-import { ignoreElements, merge, Observable, tap } from 'rxjs';
-import { CrewEvent, defaultResponder, NodeContext, OutputCrewNode, Responder, Turn, TurnOutput } from 'rxcrew';
-import { ofType } from 'rxcrew/operators';
+import { Observable } from 'rxjs';
+import { defaultResponder, OutputCrewNode, Responder, Turn, TurnOutput } from 'rxcrew';
 
 export const GREETING =
   "Hello! I'm the rxcrew voice demo. Type a message, or start the microphone and talk to me. Ask me for a story, then interrupt me.";
@@ -19,20 +18,11 @@ export class VoiceAssistant extends OutputCrewNode {
   private readonly respond: Responder;
 
   constructor(options: VoiceAssistantOptions = {}) {
-    super({ systemPrompt: 'You are a friendly voice assistant. Answer in one to three short sentences.' });
+    super({ systemPrompt: 'You are a friendly voice assistant. Answer in one to three short sentences.', greeting: GREETING });
     this.respond = options.responder ?? defaultResponder();
   }
 
   generateResponse(turn: Turn): AsyncIterable<TurnOutput> | Observable<TurnOutput> {
     return this.respond(turn);
-  }
-
-  override process(input$: Observable<CrewEvent>, ctx: NodeContext): Observable<CrewEvent> {
-    const greeting$ = input$.pipe(
-      ofType('system.user.joined'),
-      tap(() => this.speak(GREETING)),
-      ignoreElements(),
-    );
-    return merge(super.process(input$, ctx), greeting$);
   }
 }

@@ -11,6 +11,8 @@ import { forEachOutput } from './drive';
 export interface OutputCrewNodeOptions extends CrewNodeOptions {
   /** The first message of every conversation. */
   systemPrompt?: string;
+  /** Said (`speak`) when the user joins; a function may read the session's context (e.g. a name). */
+  greeting?: string | ((ctx: NodeContext) => string);
   /** Tools the model may call; their results are fed back within the same turn. */
   tools?: Tool[];
   /** Most tool rounds in one turn before it fails. Default 8. */
@@ -41,6 +43,7 @@ interface Conversation {
  */
 export abstract class OutputCrewNode extends CrewNode {
   readonly systemPrompt: string | undefined;
+  private readonly greeting: OutputCrewNodeOptions['greeting'];
   readonly tools: readonly Tool[];
   private readonly toolsByName: ReadonlyMap<string, Tool>;
   private readonly maxToolRounds: number;
@@ -55,6 +58,7 @@ export abstract class OutputCrewNode extends CrewNode {
   constructor(options: OutputCrewNodeOptions = {}) {
     super({ interruptible: true, ...options });
     this.systemPrompt = options.systemPrompt;
+    this.greeting = options.greeting;
     this.tools = [...(options.tools ?? [])];
     const byName = new Map<string, Tool>();
     for (const t of this.tools) {
@@ -121,7 +125,7 @@ export abstract class OutputCrewNode extends CrewNode {
       input$.pipe(filter((e) => e.type === 'system.user.left')),
     );
     const turns$ = input$.pipe(
-      tap((e) => this.record(e)),
+      tap((e) => this.record(e, ctx)),
       filter((e) => e.type === 'system.llm.request' && !this.ended),
       interruptibleConcatMap((request, signal) => this.runTurn(request, signal, ctx, conversation), stop$, {
         onInterrupt: () => {
@@ -157,9 +161,11 @@ export abstract class OutputCrewNode extends CrewNode {
   }
 
   /** Conversation bookkeeping for events that are not requests. */
-  private record(e: CrewEvent): void {
+  private record(e: CrewEvent, ctx: NodeContext): void {
     const conversation = this.conversation!;
-    if (e.type === 'agent.transcript.update') {
+    if (e.type === 'system.user.joined' && this.greeting !== undefined && !this.ended) {
+      this.speak(typeof this.greeting === 'function' ? this.greeting(ctx) : this.greeting);
+    } else if (e.type === 'agent.transcript.update') {
       const content = String(e.content ?? '');
       if (e.role === 'assistant' && conversation.lastReply !== undefined) {
         conversation.messages[conversation.lastReply] = { role: 'assistant', content };

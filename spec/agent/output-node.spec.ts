@@ -225,6 +225,18 @@ describe('OutputCrewNode: speak, endCall, transferCall', () => {
     expect(client.all('agent.llm.response.start')).toHaveLength(0);
   });
 
+  it('greets on system.user.joined with a fixed text or one made from the context', async () => {
+    const fixed = new Scripted(new Remote(), { greeting: 'Welcome!' });
+    const named = new Scripted(new Remote(), { name: 'named', greeting: (ctx) => `Hi ${String(ctx.context.get('who'))}!` });
+    const session = new CrewSession();
+    session.context.set('who', 'Ada');
+    session.addNode(fixed).addNode(named);
+    const client = new TestClient(session);
+    await session.start();
+    expect(client.all('agent.speak').map((e) => e.text)).toEqual(['Welcome!', 'Hi Ada!']);
+    expect(fixed.messages).toEqual([{ role: 'assistant', content: 'Welcome!' }]);
+  });
+
   it('emits what was said before the session started once it starts', async () => {
     const agent = new Scripted(new Remote());
     agent.speak('early');

@@ -18,7 +18,7 @@ export class Graph {
   private readonly byName = new Map<string, CrewNode>();
   private readonly childMap = new Map<CrewNode, CrewNode[]>();
   private readonly parentMap = new Map<CrewNode, CrewNode[]>();
-  private locked = false;
+  private isLocked = false;
 
   get nodes(): readonly CrewNode[] {
     return this.nodeList;
@@ -32,12 +32,17 @@ export class Graph {
     return this.parentMap.get(node) ?? [];
   }
 
+  /** Whether `start()` locked the graph: nodes and edges can no longer be added. */
+  get locked(): boolean {
+    return this.isLocked;
+  }
+
   lock(): void {
-    this.locked = true;
+    this.isLocked = true;
   }
 
   addNode(node: CrewNode): void {
-    if (this.locked) throw new GraphLockedError('addNode');
+    if (this.isLocked) throw new GraphLockedError('addNode');
     if (!(node instanceof CrewNode)) {
       throw new InvalidArgumentError('addNode: expected a CrewNode instance (a class extending CrewNode, or node(name, operator))');
     }
@@ -50,7 +55,7 @@ export class Graph {
   }
 
   addEdge(parent: CrewNode, child: CrewNode): void {
-    if (this.locked) throw new GraphLockedError('addEdge');
+    if (this.isLocked) throw new GraphLockedError('addEdge');
     const children = this.childMap.get(parent);
     if (children === undefined) throw new UnknownNodeError(nameOf(parent), 'parent');
     if (!this.childMap.has(child)) throw new UnknownNodeError(nameOf(child), 'child');

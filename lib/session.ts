@@ -7,7 +7,6 @@ import {
   describeError,
   ErrorCodes,
   errorClass,
-  GraphLockedError,
   InvalidArgumentError,
   NodeSetupError,
   SessionClosedError,
@@ -101,7 +100,6 @@ export class CrewSession {
   private readonly teardownTimeout: number;
 
   private currentState: SessionState = 'created';
-  private graphLockedByStart = false;
   private ending = false;
   private wired: Wired[] = [];
   private transport: CrewTransport | undefined;
@@ -233,7 +231,7 @@ export class CrewSession {
   }
 
   private startNow(): void {
-    if (this.currentState === 'running' || (this.currentState === 'created' && this.graphLockedByStart)) {
+    if (this.currentState === 'running' || (this.currentState === 'created' && this.graph.locked)) {
       throw new AlreadyStartedError();
     }
     if (this.currentState === 'closed' || this.ending) throw new SessionClosedError('start');
@@ -364,7 +362,6 @@ export class CrewSession {
   // ---- wiring ----------------------------------------------------------
 
   private wire(): void {
-    this.graphLockedByStart = true;
     this.graph.lock();
     const order = this.graph.validate();
     // create every Subject first, then call the nodes, then connect (leaves first,
@@ -608,7 +605,6 @@ export class CrewSession {
 
   private assertBuilding(method: string): void {
     if (this.currentState === 'closed' || this.ending) throw new SessionClosedError(method);
-    if (this.graphLockedByStart) throw new GraphLockedError(method);
   }
 }
 

@@ -1,7 +1,7 @@
 import { BadEventError, CrewError, ErrorCodes } from '../errors';
 import type { CrewEvent } from '../events';
 import { decodeFrame, Inbound, validateClientEvent } from './inbound';
-import { jsonDepthExceeds, valueDepthExceeds } from './json-depth';
+import { valueDepthExceeds } from './json-depth';
 import { TokenBucket } from './token-bucket';
 
 /** Limits on what one client may send. Documented in docs/api.md and docs/security.md. */

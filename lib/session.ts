@@ -304,7 +304,7 @@ export class CrewSession {
         audio: (audio) => this.clientEvent({ type: 'user.audio', audio, sample_rate: this.format.inputSampleRate }),
         refuse: (error) => this.send(event('agent.error', { message: error.message, severity: 'warning', payload: errorPayload(error) })),
         violate: (error, code) => this.violate(error, code),
-        frameReceived: transport.frameReceived ? (kind, isBinary) => transport.frameReceived!(kind, isBinary) : undefined,
+        frameReceived: transport.frameReceived?.bind(transport),
       },
       this.now,
     );

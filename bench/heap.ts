@@ -49,16 +49,19 @@ function tally(file: string, scripts: Record<string, string>): Map<string, { byt
   return out;
 }
 
-/** `graph`: `pass` (one pass-through node: the runtime's own share) or `demo` (the sales-agent graph). */
-export async function runHeapProfile(graph: 'pass' | 'demo', sessions: number, dir: string, log: (line: string) => void): Promise<void> {
-  const server = new Child('rxcrew server (heap)', 'server', ['rxcrew', graph], ['--expose-gc']);
+/**
+ * `graph`: `pass` (one pass-through node: the runtime's own share) or `demo` (the sales-agent graph);
+ * `kind` `bare` profiles the bare `ws` echo server instead (the floor both share).
+ */
+export async function runHeapProfile(graph: 'pass' | 'demo', sessions: number, dir: string, log: (line: string) => void, kind: 'rxcrew' | 'bare' = 'rxcrew'): Promise<void> {
+  const server = new Child(`${kind} server (heap)`, 'server', [kind, graph], ['--expose-gc']);
   const load = new Child('load generator (heap)', 'loadgen');
   try {
     const { port } = await server.call<{ port: number }>('info');
-    const before = await server.call<string>('heapSnapshot', { file: join(dir, `${graph}-0-sessions.heapsnapshot`) });
+    const before = await server.call<string>('heapSnapshot', { file: join(dir, `${kind}-${graph}-0-sessions.heapsnapshot`) });
     await load.call('connect', { port, path: '/ws', count: sessions, rate: 1000, maxInFlight: 200 });
     await sleep(1000);
-    const after = await server.call<string>('heapSnapshot', { file: join(dir, `${graph}-${sessions}-sessions.heapsnapshot`) });
+    const after = await server.call<string>('heapSnapshot', { file: join(dir, `${kind}-${graph}-${sessions}-sessions.heapsnapshot`) });
     const scripts = await server.call<Record<string, string>>('scripts'); // after: every module is loaded by now
     const [a, b] = [tally(before, scripts), tally(after, scripts)];
     const rows = [...b.entries()]
@@ -66,7 +69,7 @@ export async function runHeapProfile(graph: 'pass' | 'demo', sessions: number, d
       .filter((r) => r.bytes > 0)
       .sort((x, y) => y.bytes - x.bytes);
     const total = rows.reduce((sum, r) => sum + r.bytes, 0);
-    log(`heap per idle ${graph} session (${sessions} sessions): ${(total / 1024).toFixed(1)} KiB in snapshot self sizes; top 30 (lines are in dist/*.js):`);
+    log(`heap per idle ${kind === 'bare' ? 'bare ws' : graph} session (${sessions} sessions): ${(total / 1024).toFixed(1)} KiB in snapshot self sizes; top 30 (lines are in dist/*.js):`);
     for (const r of rows.slice(0, 30)) log(`  ${r.bytes.toFixed(0).padStart(6)} B  ${r.count.toFixed(1).padStart(6)} ×  ${r.key}`);
     await load.call('closeAll');
   } finally {

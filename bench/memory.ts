@@ -5,8 +5,9 @@ import { Kind, KINDS } from './e2e';
 /*
  * Memory per idle session: K idle clients connected to a server with the
  * sales-agent demo graph, against the same number of bare `ws` connections.
- * Each server is measured after forced full GCs, before any client and at
- * each K (clients are added, not reconnected); per session = delta / K.
+ * Each server is measured after forced full GCs — after a warm-up round of
+ * connections that came and went, and at each K (clients are added, not
+ * reconnected); per session = delta / K.
  */
 
 interface Mem {
@@ -32,6 +33,9 @@ export interface MemoryResult {
   levels: Array<Record<Kind, MemoryLevel>>;
 }
 
+/** Connections opened and closed before the base is measured. */
+const WARM_UP = 200;
+
 export async function runMemory(levels: number[], log: (line: string) => void): Promise<MemoryResult> {
   const base = {} as Record<Kind, Mem>;
   const byLevel: Array<Record<Kind, MemoryLevel>> = levels.map(() => ({}) as Record<Kind, MemoryLevel>);
@@ -40,6 +44,14 @@ export async function runMemory(levels: number[], log: (line: string) => void): 
     const load = new Child('load generator (memory)', 'loadgen');
     try {
       const { port } = await server.call<{ port: number }>('info');
+      // A warm-up round connects and leaves first, so that what the first connections
+      // compile and cache once per process (JIT code, feedback, lazy module state) is in
+      // the base rather than counted as per-session memory.
+      const warm = await load.call<{ failed: number; firstError?: string }>('connect', { port, path: '/ws', count: WARM_UP, rate: 1000, maxInFlight: 200 });
+      if (warm.failed > 0) throw new Error(`${warm.failed} warm-up connections failed: ${warm.firstError}`);
+      await sleep(1000);
+      await load.call('closeAll');
+      if ((await server.call<number>('waitSessions', { count: 0, timeoutMs: 15_000 })) !== 0) throw new Error(`${kind}: warm-up sessions did not end`);
       await sleep(500);
       base[kind] = await server.call<Mem>('memory');
       let open = 0;

@@ -30,7 +30,7 @@ const FULL: Config = {
 
 const QUICK: Config = {
   inprocess: { events: 200_000, rounds: 5, builds: 500 },
-  e2e: { levels: [100, 1000], audioOnlyLevels: [], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, acceptCount: 500, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
+  e2e: { levels: [100, 1000], audioOnlyLevels: [1000], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, acceptCount: 500, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
   memoryLevels: [1000],
 };
 

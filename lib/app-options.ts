@@ -118,13 +118,14 @@ export function resolveAppOptions(options: CrewAppOptions): ResolvedAppOptions {
     ...merged,
     port,
     logger: options.logger ?? console,
-    limits: {
+    // frozen and complete: every session shares this one object
+    limits: Object.freeze({
       maxFrameBytes: merged.maxPayload,
       maxJsonDepth: merged.maxJsonDepth,
       maxEventsPerSecond: merged.maxEventsPerSecond,
       maxAudioFramesPerSecond: merged.maxAudioFramesPerSecond,
       maxPrestartEvents: merged.maxPrestartEvents,
-    },
+    }),
   } as ResolvedAppOptions;
 }
 

@@ -5,7 +5,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { CrewAppOptions, resolveAppOptions, ResolvedAppOptions } from './app-options';
 import { CrewError, ErrorCodes, InvalidArgumentError } from './errors';
 import { event } from './events';
-import { WsTransport } from './internal/ws-transport';
+import { SendLimits, TransportOwner, WsTransport } from './internal/ws-transport';
 import { CrewSession } from './session';
 import { CloseCodes } from './transport';
 
@@ -31,9 +31,20 @@ export class CrewApp {
   private closing: Promise<void> | undefined;
 
   private timers: NodeJS.Timeout[] = [];
+  /** Sessions not started yet, with when they were accepted: the setup sweep fails those past `setupTimeout`. */
+  private readonly unstarted = new Map<CrewSession, number>();
+  private setupSweep: NodeJS.Timeout | undefined;
+  // shared by every connection (nothing is allocated per session for them)
+  private readonly sendLimits: SendLimits;
+  private readonly transportOwner: TransportOwner;
 
   constructor(options: CrewAppOptions) {
     this.options = resolveAppOptions(options);
+    this.sendLimits = Object.freeze({ softLimit: this.options.sendSoftLimit, hardLimit: this.options.sendHardLimit });
+    this.transportOwner = {
+      overflow: (transport) => this.slowConsumer(transport),
+      socketError: (transport, err) => this.options.logger.warn(`rxcrew: session ${transport.sessionId}: socket error:`, err.message),
+    };
   }
 
   /** Live sessions, by id: one per open connection. */
@@ -133,6 +144,9 @@ export class CrewApp {
     this.authenticating.clear();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    clearInterval(this.setupSweep);
+    this.setupSweep = undefined;
+    this.unstarted.clear();
     const sessions = [...this.live.values()];
     const stopped = sessions.map((s) => s.stop('server shutting down', CloseCodes.GOING_AWAY));
     // a connection is done once its client has read what was queued for it and the close
@@ -196,7 +210,7 @@ export class CrewApp {
   }
 
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => undefined); // a peer that resets mid-upgrade is not our error
+    socket.on('error', ignore); // a peer that resets mid-upgrade is not our error
     const pathname = pathOf(req);
     if (pathname !== this.options.path) return refuseUpgrade(socket, 404, 'Not Found');
     if (!this.accepting) return refuseUpgrade(socket, 503, 'Service Unavailable');
@@ -205,11 +219,17 @@ export class CrewApp {
       return refuseUpgrade(socket, 403, 'Forbidden');
     }
     this.authenticating.add(socket);
-    socket.once('close', () => this.authenticating.delete(socket));
+    const gone = () => this.authenticating.delete(socket);
+    socket.once('close', gone);
     void this.authenticate(req).then((auth) => {
+      // the listener shares this scope, which holds the request: it must not stay with the connection
+      socket.off('close', gone);
       if (!this.authenticating.delete(socket) || socket.destroyed) return; // gone, or answered by close()
       if (auth === REFUSED) return refuseUpgrade(socket, 401, 'Unauthorized');
-      this.wss!.handleUpgrade(req, socket, head, (ws) => this.accept(ws, auth));
+      this.wss!.handleUpgrade(req, socket, head, (ws) => {
+        socket.off('error', ignore); // the WebSocket listens for errors now
+        this.accept(ws, auth);
+      });
     });
   }
 
@@ -233,20 +253,14 @@ export class CrewApp {
       return;
     }
     const session = new CrewSession({ logger, auth, limits });
-    const sendLimits = { softLimit: this.options.sendSoftLimit, hardLimit: this.options.sendHardLimit };
-    const transport = new WsTransport(ws, sendLimits, () => this.slowConsumer(session, transport));
+    const transport = new WsTransport(ws, session.id, this.sendLimits, this.transportOwner);
     this.live.set(session.id, session);
     this.transports.set(session.id, transport);
-    transport.bind(session.attach(transport), (err) => logger.warn(`rxcrew: session ${session.id}: socket error:`, err.message));
+    transport.bind(session.attach(transport));
     // 0 turns the setup timeout off, as it does the heartbeat and the idle timeout
-    const setupTimer = this.options.setupTimeout > 0 ? setTimeout(() => {
-      if (session.state !== 'created') return;
-      const late = new CrewError(ErrorCodes.SETUP_TIMEOUT, `setup did not start the session within ${this.options.setupTimeout} ms`);
-      void session.fail(late, 'setup timed out');
-    }, this.options.setupTimeout) : undefined;
-    setupTimer?.unref();
+    if (this.options.setupTimeout > 0) this.watchSetup(session);
     void session.waitUntilComplete().then(() => {
-      clearTimeout(setupTimer);
+      this.unstarted.delete(session);
       this.live.delete(session.id);
       this.transports.delete(session.id);
       if (transport.stats.droppedAudioFrames > 0) {
@@ -268,8 +282,37 @@ export class CrewApp {
     );
   }
 
+  /**
+   * Fails `session` if setup has not started it within `setupTimeout`. One
+   * sweep for all sessions, running while any waits (a timer per session
+   * would stay with it for its whole life).
+   */
+  private watchSetup(session: CrewSession): void {
+    this.unstarted.set(session, Date.now());
+    if (this.setupSweep !== undefined) return;
+    const { setupTimeout } = this.options;
+    this.setupSweep = setInterval(() => {
+      const now = Date.now();
+      for (const [s, since] of this.unstarted) {
+        if (s.state !== 'created') this.unstarted.delete(s);
+        else if (now - since >= setupTimeout) {
+          this.unstarted.delete(s);
+          const late = new CrewError(ErrorCodes.SETUP_TIMEOUT, `setup did not start the session within ${setupTimeout} ms`);
+          void s.fail(late, 'setup timed out');
+        }
+      }
+      if (this.unstarted.size === 0) {
+        clearInterval(this.setupSweep);
+        this.setupSweep = undefined;
+      }
+    }, Math.max(10, Math.min(1000, setupTimeout / 10)));
+    this.setupSweep.unref();
+  }
+
   /** A client that reads too slowly to keep up: close it (1013) and let it go, whatever it still has queued. */
-  private slowConsumer(session: CrewSession, transport: WsTransport): void {
+  private slowConsumer(transport: WsTransport): void {
+    const session = this.live.get(transport.sessionId);
+    if (session === undefined) return;
     this.options.logger.warn(`rxcrew: session ${session.id}: client too slow (over ${this.options.sendHardLimit} bytes waiting); closing`);
     void session.stop('client too slow', CloseCodes.TRY_AGAIN_LATER);
     const kill = setTimeout(() => transport.terminate(), 1000);
@@ -300,6 +343,7 @@ export const AtomsCrewApp = CrewApp;
 export type AtomsCrewApp = CrewApp;
 
 const REFUSED = Symbol('refused');
+const ignore = () => undefined;
 /** The WebSocket subprotocol the server agrees on when a client offers it. */
 const SUBPROTOCOL = 'rxcrew';
 

@@ -8,41 +8,59 @@ export type EventHandler<E extends CrewEvent = CrewEvent> = (session: CrewSessio
 export interface Hook {
   readonly pattern: string;
   readonly handler: EventHandler;
-  matches(type: string): boolean;
+  /** How `key` is compared with a type: equal (`exact`), a prefix (`prefix`), or not at all (`all`). */
+  readonly kind: 'exact' | 'prefix' | 'all';
+  /** The canonical type, or the prefix with its dot. */
+  readonly key: string;
 }
 
 const NO_HOOKS: readonly Hook[] = Object.freeze([]);
 // Types seen are bounded by the catalog for client input, but nodes may emit
 // any type; keep the lookup cache from growing without limit.
 const MAX_CACHED_TYPES = 1024;
+// Up to this many hooks, matching scans them (a few string compares) instead of
+// keeping a cache per type: a session with a handful of hooks stays small.
+const MAX_UNCACHED_HOOKS = 8;
 
 /**
  * The hooks of one session, matched by pattern: an exact type, an alias,
- * `prefix.*` or `*`. Matches are cached per type so that dispatching an event
- * costs one map lookup, however many hooks are registered.
+ * `prefix.*` or `*`. With more than a few hooks, matches are cached per type so
+ * that dispatching an event costs one map lookup, however many are registered.
  */
 export class HookRegistry {
-  private hooks: Hook[] = [];
-  private cache = new Map<string, readonly Hook[]>();
+  private hooks: readonly Hook[] = NO_HOOKS;
+  private cache: Map<string, readonly Hook[]> | undefined;
 
   add(pattern: string, handler: EventHandler): () => void {
     if (typeof handler !== 'function') throw new InvalidArgumentError('onEvent: handler must be a function');
     const hook = compile(pattern, handler);
-    this.hooks = [...this.hooks, hook];
-    this.cache.clear();
+    this.hooks = this.hooks.concat(hook); // sized exactly: a session keeps it for its life
+    this.cache = undefined;
     return () => {
       if (!this.hooks.includes(hook)) return;
       this.hooks = this.hooks.filter((h) => h !== hook);
-      this.cache.clear();
+      this.cache = undefined;
     };
   }
 
-  /** The hooks matching `type`, in registration order (a shared, frozen array). */
+  /** How many hooks are registered. */
+  get size(): number {
+    return this.hooks.length;
+  }
+
+  /** The hooks matching `type`, in registration order (frozen; shared while the hooks do not change). */
   match(type: string): readonly Hook[] {
-    if (this.hooks.length === 0) return NO_HOOKS;
+    const hooks = this.hooks;
+    if (hooks.length === 0) return NO_HOOKS;
+    if (hooks.length <= MAX_UNCACHED_HOOKS) {
+      let i = 0;
+      while (i < hooks.length && !matches(hooks[i], type)) i++;
+      return i === hooks.length ? NO_HOOKS : hooks.filter((h) => matches(h, type));
+    }
+    this.cache ??= new Map();
     let found = this.cache.get(type);
     if (found === undefined) {
-      const list = this.hooks.filter((h) => h.matches(type));
+      const list = hooks.filter((h) => matches(h, type));
       found = list.length === 0 ? NO_HOOKS : Object.freeze(list);
       if (this.cache.size >= MAX_CACHED_TYPES) this.cache.clear();
       this.cache.set(type, found);
@@ -51,24 +69,27 @@ export class HookRegistry {
   }
 
   clear(): void {
-    this.hooks = [];
-    this.cache.clear();
+    this.hooks = NO_HOOKS;
+    this.cache = undefined;
   }
+}
+
+function matches(hook: Hook, type: string): boolean {
+  return hook.kind === 'all' || (hook.kind === 'exact' ? type === hook.key : type.startsWith(hook.key));
 }
 
 function compile(pattern: string, handler: EventHandler): Hook {
   if (typeof pattern !== 'string' || pattern.length === 0) {
     throw new InvalidArgumentError('onEvent: pattern must be a non-empty string: an event type, "prefix.*" or "*"');
   }
-  if (pattern === '*') return { pattern, handler, matches: () => true };
+  if (pattern === '*') return { pattern, handler, kind: 'all', key: '' };
   if (pattern.endsWith('.*')) {
     const prefix = pattern.slice(0, -1); // keep the dot: "agent." matches "agent.x", not "agentx"
     if (prefix.length < 2 || prefix.includes('*')) throw badPattern(pattern);
-    return { pattern, handler, matches: (type) => type.startsWith(prefix) };
+    return { pattern, handler, kind: 'prefix', key: prefix };
   }
   if (pattern.includes('*')) throw badPattern(pattern);
-  const type = canonicalType(pattern);
-  return { pattern, handler, matches: (t) => t === type };
+  return { pattern, handler, kind: 'exact', key: canonicalType(pattern) };
 }
 
 function badPattern(pattern: string): InvalidArgumentError {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Observable, Subject, Subscription } from 'rxjs';
+import { Observable, Subscriber, Subscription } from 'rxjs';
 import { SessionContext } from './context';
 import {
   AlreadyStartedError,
@@ -7,6 +7,7 @@ import {
   describeError,
   ErrorCodes,
   errorClass,
+  GraphLockedError,
   InvalidArgumentError,
   NodeSetupError,
   SessionClosedError,
@@ -15,7 +16,8 @@ import { CrewEvent, event } from './events';
 import { Graph } from './graph';
 import { EventHandler } from './hooks';
 import { EventBus } from './internal/event-bus';
-import { ClientLimits, ClientPort, DEFAULT_CLIENT_LIMITS } from './internal/client-port';
+import { ClientLimits, ClientPort, ClientPortSink, DEFAULT_CLIENT_LIMITS } from './internal/client-port';
+import { Fanout } from './internal/fanout';
 import { CloseCodes, CrewConnection, CrewTransport, isAllowedCloseCode } from './transport';
 import { AudioFormat, DEFAULT_AUDIO_FORMAT } from './audio/format';
 import { BackgroundCrewNode, CrewNode, NodeContext } from './node';
@@ -59,12 +61,14 @@ export type SessionState = 'created' | 'running' | 'closed';
 const ROOT = 0;
 const SINK = 1;
 const INTERRUPT = 'system.control.interrupt';
+const NO_CHILDREN: readonly Wired[] = Object.freeze([]);
+const defaultNow = () => performance.now();
 
-/** A node as wired: its input Subject and where its output goes. */
+/** A node as wired: its input and where its output goes. */
 interface Wired {
   readonly node: CrewNode;
-  readonly input: Subject<CrewEvent>;
-  readonly children: Wired[];
+  readonly input: Fanout<CrewEvent>;
+  children: readonly Wired[];
   toSink: boolean;
   output$?: Observable<CrewEvent>;
   subscription?: Subscription;
@@ -91,11 +95,16 @@ export class CrewSession {
   readonly limits: Readonly<SessionLimits>;
   private readonly now: () => number;
 
-  private readonly graph = new Graph();
+  // Most of a server's sessions are idle at any moment, so what a session holds
+  // is kept small: containers are created when first needed, the graph's build
+  // state is dropped once wired, and inputs are `Fanout`s rather than Subjects.
+  /** Until wired; then `wiredNodes` keeps the node list. */
+  private graph: Graph | undefined = new Graph();
+  private wiredNodes: readonly CrewNode[] = [];
   private readonly bus: EventBus;
-  private readonly interrupts = new Subject<CrewEvent>();
+  private readonly interrupts = new Fanout<CrewEvent>();
   // the root fans out to the parentless nodes; the sink writes to the transport
-  private rootTargets: Wired[] = [];
+  private rootTargets: readonly Wired[] = NO_CHILDREN;
   private readonly logger: CrewLogger;
   private readonly teardownTimeout: number;
 
@@ -103,26 +112,24 @@ export class CrewSession {
   private ending = false;
   private wired: Wired[] = [];
   private transport: CrewTransport | undefined;
+  private port: ClientPort | undefined;
   private transportOpen = false;
-  private prestart: CrewEvent[] = [];
+  private prestart: CrewEvent[] | undefined;
   private holding: CrewEvent[] | undefined;
-  private format: AudioFormat = { ...DEFAULT_AUDIO_FORMAT };
+  private format: Readonly<AudioFormat> = DEFAULT_AUDIO_FORMAT;
   private initEvent: CrewEvent | undefined;
-  private initWaiters: Array<(init: CrewEvent | undefined) => void> = [];
+  private initWaiters: Array<(init: CrewEvent | undefined) => void> | undefined;
 
   // trampoline: work that arrives while a delivery is in progress waits here
   private depth = 0;
-  private queueKinds: number[] = [];
-  private queueEvents: CrewEvent[] = [];
+  private queueKinds: number[] | undefined;
+  private queueEvents: CrewEvent[] | undefined;
   private queueHead = 0;
 
-
-  private readonly completion: Promise<void>;
-  private complete!: () => void;
+  private completion: Promise<void> | undefined;
+  private complete: (() => void) | undefined;
+  private completed = false;
   private endPromise: Promise<void> | undefined;
-
-  /** The session's event bus: every event once, as it happens. */
-  readonly events$: Observable<CrewEvent>;
 
   private readonly nodeContext: NodeContext;
 
@@ -134,16 +141,15 @@ export class CrewSession {
     this.logger = options.logger ?? console;
     this.teardownTimeout = options.teardownTimeout ?? 5000;
     this.auth = options.auth;
-    this.limits = Object.freeze({ ...DEFAULT_SESSION_LIMITS, ...options.limits });
-    this.now = options.now ?? (() => performance.now());
-    this.bus = new EventBus(this, this.logger, (report) => this.send(report));
-    this.events$ = this.bus.events$;
-    this.completion = new Promise<void>((resolve) => (this.complete = resolve));
-    this.nodeContext = Object.freeze({
-      session: this,
-      context: this.context,
-      interrupt$: this.interrupts.asObservable(),
-    });
+    this.limits = sessionLimits(options.limits);
+    this.now = options.now ?? defaultNow;
+    this.bus = new EventBus(this, this.logger);
+    this.nodeContext = Object.freeze({ session: this, context: this.context, interrupt$: this.interrupts });
+  }
+
+  /** The session's event bus: every event once, as it happens. */
+  get events$(): Observable<CrewEvent> {
+    return this.bus.events$;
   }
 
   get state(): SessionState {
@@ -178,29 +184,27 @@ export class CrewSession {
       timer.unref();
       const settle = (init: CrewEvent | undefined) => {
         clearTimeout(timer);
-        this.initWaiters = this.initWaiters.filter((w) => w !== settle);
+        this.initWaiters = this.initWaiters?.filter((w) => w !== settle);
         resolve(init);
       };
-      this.initWaiters.push(settle);
+      (this.initWaiters ??= []).push(settle);
     });
   }
 
   /** Nodes added so far, in the order they were added. */
   get nodes(): readonly CrewNode[] {
-    return this.graph.nodes;
+    return this.graph?.nodes ?? this.wiredNodes;
   }
 
   /** Registers a node. Throws `CREW_ERR_DUPLICATE_NODE` for a repeated instance or name. */
   addNode(node: CrewNode): this {
-    this.assertBuilding('addNode');
-    this.graph.addNode(node);
+    this.building('addNode').addNode(node);
     return this;
   }
 
   /** Connects two added nodes: `child` receives everything `parent` emits. */
   addEdge(parent: CrewNode, child: CrewNode): this {
-    this.assertBuilding('addEdge');
-    this.graph.addEdge(parent, child);
+    this.building('addEdge').addEdge(parent, child);
     return this;
   }
 
@@ -231,7 +235,7 @@ export class CrewSession {
   }
 
   private startNow(): void {
-    if (this.currentState === 'running' || (this.currentState === 'created' && this.graph.locked)) {
+    if (this.currentState === 'running' || (this.currentState === 'created' && (this.graph === undefined || this.graph.locked))) {
       throw new AlreadyStartedError();
     }
     if (this.currentState === 'closed' || this.ending) throw new SessionClosedError('start');
@@ -250,12 +254,15 @@ export class CrewSession {
     for (const e of held) this.writeOut(e);
     this.enter(ROOT, event('system.user.joined', { session_id: this.id }));
     const buffered = this.prestart;
-    this.prestart = [];
-    for (const e of buffered) this.enter(ROOT, e);
+    this.prestart = undefined;
+    if (buffered !== undefined) for (const e of buffered) this.enter(ROOT, e);
   }
 
   /** Resolves when the connection has ended and teardown has run. */
   waitUntilComplete(): Promise<void> {
+    if (this.completion === undefined) {
+      this.completion = this.completed ? Promise.resolve() : new Promise<void>((resolve) => (this.complete = resolve));
+    }
     return this.completion;
   }
 
@@ -282,7 +289,7 @@ export class CrewSession {
     assertEvent(e, 'inject');
     if (this.currentState === 'closed' || this.ending) return;
     if (this.currentState === 'created') {
-      this.prestart.push(e);
+      (this.prestart ??= []).push(e);
       return;
     }
     this.enter(ROOT, e);
@@ -297,33 +304,28 @@ export class CrewSession {
     if (this.currentState === 'closed') throw new SessionClosedError('attach');
     this.transport = transport;
     this.transportOpen = true;
-    const port = new ClientPort(
-      this.limits,
-      {
-        event: (e) => this.clientEvent(e),
-        audio: (audio) => this.clientEvent({ type: 'user.audio', audio, sample_rate: this.format.inputSampleRate }),
-        refuse: (error) => this.send(event('agent.error', { message: error.message, severity: 'warning', payload: errorPayload(error) })),
-        violate: (error, code) => this.violate(error, code),
-        frameReceived: transport.frameReceived?.bind(transport),
-      },
-      this.now,
-    );
-    const open = () => !this.ending && this.currentState !== 'closed';
-    return {
-      receive: (data, isBinary = typeof data !== 'string') => {
-        if (open()) port.receive(data, isBinary);
-      },
-      receiveValue: (value) => {
-        if (open()) port.receiveValue(value);
-      },
-      end: (code, reason) => {
-        this.transportOpen = false;
-        void this.end(code, reason, false);
-      },
-    };
+    this.port = new ClientPort(this.limits, new SessionSink(this), this.now);
+    return this.port;
   }
 
-  // ---- inbound ---------------------------------------------------------
+  // ---- inbound (what the port hands on, through SessionSink) ------------
+
+  private clientAudio(audio: Buffer): void {
+    this.clientEvent({ type: 'user.audio', audio, sample_rate: this.format.inputSampleRate });
+  }
+
+  private refuse(error: CrewError): void {
+    this.send(event('agent.error', { message: error.message, severity: 'warning', payload: errorPayload(error) }));
+  }
+
+  private frameReceived(kind: 'json' | 'audio', isBinary: boolean): void {
+    this.transport!.frameReceived?.(kind, isBinary);
+  }
+
+  private transportEnded(code: number, reason: string): void {
+    this.transportOpen = false;
+    void this.end(code, reason, false);
+  }
 
   /** The client broke a limit it cannot go on breaking: report (fatal) and close with `code`. */
   private violate(error: CrewError, code: number): void {
@@ -334,12 +336,13 @@ export class CrewSession {
 
   private clientEvent(e: CrewEvent): void {
     if (this.currentState === 'created') {
-      if (this.prestart.length >= this.limits.maxPrestartEvents) {
+      const prestart = (this.prestart ??= []);
+      if (prestart.length >= this.limits.maxPrestartEvents) {
         const limit = this.limits.maxPrestartEvents;
         return this.violate(new CrewError(ErrorCodes.BUFFER_FULL, `more than ${limit} events arrived before the session started`), CloseCodes.POLICY_VIOLATION);
       }
       if (e.type === 'system.init') this.applyInit(e);
-      this.prestart.push(e);
+      prestart.push(e);
       return;
     }
     if (e.type === 'system.init') this.applyInit(e);
@@ -356,22 +359,23 @@ export class CrewSession {
       inputSampleRate: audio?.input_sample_rate ?? this.format.inputSampleRate,
       outputSampleRate: audio?.output_sample_rate ?? this.format.outputSampleRate,
     };
-    for (const settle of [...this.initWaiters]) settle(init);
+    if (this.initWaiters !== undefined) for (const settle of [...this.initWaiters]) settle(init);
   }
 
   // ---- wiring ----------------------------------------------------------
 
   private wire(): void {
-    this.graph.lock();
-    const order = this.graph.validate();
-    // create every Subject first, then call the nodes, then connect (leaves first,
+    const graph = this.graph!;
+    graph.lock();
+    const order = graph.validate();
+    // create every input first, then call the nodes, then connect (leaves first,
     // so that an emission made while subscribing reaches subscribed children)
     const byNode = new Map<CrewNode, Wired>();
     for (const n of order) {
       byNode.set(n, {
         node: n,
-        input: new Subject<CrewEvent>(),
-        children: [],
+        input: new Fanout<CrewEvent>(),
+        children: NO_CHILDREN,
         toSink: false,
         current: undefined,
         subscribing: false,
@@ -379,13 +383,14 @@ export class CrewSession {
       });
     }
     for (const w of byNode.values()) {
-      for (const child of this.graph.children(w.node)) w.children.push(byNode.get(child)!);
-      w.toSink = w.children.length === 0 && !(w.node instanceof BackgroundCrewNode);
+      const children = graph.children(w.node);
+      if (children.length > 0) w.children = children.map((child) => byNode.get(child)!);
+      w.toSink = children.length === 0 && !(w.node instanceof BackgroundCrewNode);
     }
     this.wired = [...byNode.values()];
     for (const w of this.wired) {
       try {
-        w.output$ = w.node.process(w.input.asObservable(), this.nodeContext);
+        w.output$ = w.node.process(w.input, this.nodeContext);
       } catch (err) {
         throw new NodeSetupError(w.node.name, err);
       }
@@ -393,12 +398,10 @@ export class CrewSession {
         throw new NodeSetupError(w.node.name, new TypeError('process() must return an Observable'));
       }
     }
-    for (const n of this.graph.nodes) {
-      if (this.graph.parents(n).length === 0) {
-        const w = byNode.get(n)!;
-        this.rootTargets.push(w);
-      }
-    }
+    this.rootTargets = graph.nodes.filter((n) => graph.parents(n).length === 0).map((n) => byNode.get(n)!);
+    // the graph's maps are for building; a running session keeps only what delivery needs
+    this.wiredNodes = graph.nodes.slice(); // sized exactly
+    this.graph = undefined;
     this.holding = [];
     this.depth++;
     try {
@@ -409,16 +412,13 @@ export class CrewSession {
   }
 
   private subscribeNode(w: Wired): void {
-    const background = w.node instanceof BackgroundCrewNode;
     w.subscribing = true;
-    const subscription = w.output$!.subscribe({
-      next: background ? undefined : (x: CrewEvent) => this.emitFrom(w, x),
-      error: (err: unknown) => this.nodeFailed(w, err),
-    });
+    const subscription = w.output$!.subscribe(new NodeOutput(this, w));
     w.subscribing = false;
     if (!w.detached && !subscription.closed) w.subscription = subscription;
   }
 
+  /** A node's pipeline failed (`NodeOutput` reports it). */
   private nodeFailed(w: Wired, err: unknown): void {
     const name = w.node.name;
     const stop = w.node.onError === 'stop-session';
@@ -444,13 +444,15 @@ export class CrewSession {
   /** Runs `kind` now, or queues it behind the delivery in progress. */
   private enter(kind: number, e: CrewEvent): void {
     if (this.depth > 0) {
+      const kinds = (this.queueKinds ??= []);
+      const events = (this.queueEvents ??= []);
       if (kind === ROOT && e.type === INTERRUPT) {
         // an interrupt jumps ahead of the work queued behind the delivery in progress
-        this.queueKinds.splice(this.queueHead, 0, kind);
-        this.queueEvents.splice(this.queueHead, 0, e);
+        kinds.splice(this.queueHead, 0, kind);
+        events.splice(this.queueHead, 0, e);
       } else {
-        this.queueKinds.push(kind);
-        this.queueEvents.push(e);
+        kinds.push(kind);
+        events.push(e);
       }
       return;
     }
@@ -464,19 +466,21 @@ export class CrewSession {
   }
 
   private drain(): void {
-    if (this.queueEvents.length === 0) return; // the common case: nothing was queued
-    while (this.queueHead < this.queueEvents.length) {
+    const events = this.queueEvents;
+    if (events === undefined || events.length === 0) return; // the common case: nothing was queued
+    const kinds = this.queueKinds!;
+    while (this.queueHead < events.length) {
       const i = this.queueHead++;
-      this.dispatch(this.queueKinds[i], this.queueEvents[i]);
+      this.dispatch(kinds[i], events[i]);
     }
     this.queueHead = 0;
-    this.queueKinds.length = 0;
-    this.queueEvents.length = 0;
+    kinds.length = 0;
+    events.length = 0;
   }
 
   private dispatch(kind: number, e: CrewEvent): void {
     if (kind === ROOT) {
-      if (e.type === INTERRUPT) this.interrupts.next(e);
+      if (e.type === INTERRUPT) this.interrupts.push(e);
       this.bus.publish(e);
       const targets = this.rootTargets;
       for (let i = 0; i < targets.length; i++) this.deliver(targets[i], e);
@@ -514,7 +518,7 @@ export class CrewSession {
     const previous = w.current;
     w.current = e;
     try {
-      w.input.next(e);
+      w.input.push(e);
     } finally {
       w.current = previous;
     }
@@ -537,7 +541,7 @@ export class CrewSession {
 
   /** Reports `err` to the client as a fatal `agent.error` and ends the session with `code` (default 1011). */
   fail(err: unknown, reason = 'internal error', code: number = CloseCodes.INTERNAL_ERROR): Promise<void> {
-    if (this.ending || this.currentState === 'closed') return this.endPromise ?? this.completion;
+    if (this.ending || this.currentState === 'closed') return this.endPromise ?? this.waitUntilComplete();
     const errorCode = err instanceof CrewError ? err.code : ErrorCodes.SETUP_FAILED;
     this.send(
       event('agent.error', {
@@ -552,11 +556,13 @@ export class CrewSession {
   private end(code: number, reason: string, closeTransport: boolean): Promise<void> {
     if (this.endPromise === undefined) {
       this.ending = true;
+      if (this.port !== undefined) this.port.closed = true;
       this.endPromise = new Promise<void>((resolve) => {
         const run = () => {
           this.teardown(code, reason, closeTransport);
           void this.bus.close(this.teardownTimeout).then(() => {
-            this.complete();
+            this.completed = true;
+            this.complete?.();
             resolve();
           });
         };
@@ -596,16 +602,90 @@ export class CrewSession {
     this.currentState = 'closed';
     this.bus.silence();
     for (const w of this.wired) w.subscription?.unsubscribe();
-    this.rootTargets = [];
+    this.rootTargets = NO_CHILDREN;
     this.interrupts.complete();
-    this.prestart = [];
+    this.prestart = undefined;
     this.holding = undefined;
-    for (const settle of [...this.initWaiters]) settle(undefined);
+    if (this.initWaiters !== undefined) for (const settle of [...this.initWaiters]) settle(undefined);
   }
 
-  private assertBuilding(method: string): void {
+  /** The graph to add to, while the session is being built. */
+  private building(method: string): Graph {
     if (this.currentState === 'closed' || this.ending) throw new SessionClosedError(method);
+    if (this.graph === undefined) throw new GraphLockedError(method);
+    return this.graph;
   }
+}
+
+/**
+ * What the session subscribes to a node's output with. A `Subscriber` of its
+ * own, so that RxJS does not wrap a plain observer (two objects and two
+ * closures per node per session): emissions go on through the graph, an error
+ * is reported by the session. A background node's emissions are dropped.
+ */
+class NodeOutput extends Subscriber<CrewEvent> {
+  private readonly background: boolean;
+
+  constructor(
+    private readonly session: CrewSession,
+    private readonly wired: Wired,
+  ) {
+    super();
+    this.background = wired.node instanceof BackgroundCrewNode;
+  }
+
+  protected override _next(x: CrewEvent): void {
+    if (!this.background) this.session['emitFrom'](this.wired, x);
+  }
+
+  protected override _error(err: unknown): void {
+    try {
+      this.session['nodeFailed'](this.wired, err);
+    } finally {
+      this.unsubscribe();
+    }
+  }
+}
+
+/**
+ * The port's sink: the session's private inbound methods, reached through one
+ * small object instead of a closure each.
+ */
+class SessionSink implements ClientPortSink {
+  constructor(private readonly session: CrewSession) {}
+
+  clientEvent(e: CrewEvent): void {
+    this.session['clientEvent'](e);
+  }
+
+  clientAudio(audio: Buffer): void {
+    this.session['clientAudio'](audio);
+  }
+
+  refuse(error: CrewError): void {
+    this.session['refuse'](error);
+  }
+
+  violate(error: CrewError, code: number): void {
+    this.session['violate'](error, code);
+  }
+
+  frameReceived(kind: 'json' | 'audio', isBinary: boolean): void {
+    this.session['frameReceived'](kind, isBinary);
+  }
+
+  transportEnded(code: number, reason: string): void {
+    this.session['transportEnded'](code, reason);
+  }
+}
+
+/** The limits as given, when complete and frozen (as `CrewApp` passes them to each session), else a frozen copy. */
+function sessionLimits(limits: Partial<SessionLimits> | undefined): Readonly<SessionLimits> {
+  if (limits === undefined) return DEFAULT_SESSION_LIMITS;
+  if (Object.isFrozen(limits) && (Object.keys(DEFAULT_SESSION_LIMITS) as Array<keyof SessionLimits>).every((k) => limits[k] !== undefined)) {
+    return limits as Readonly<SessionLimits>;
+  }
+  return Object.freeze({ ...DEFAULT_SESSION_LIMITS, ...limits });
 }
 
 function errorPayload(error: CrewError): Record<string, unknown> {

@@ -2,6 +2,7 @@ import { Observable } from 'rxjs';
 import { z } from 'zod';
 import {
   defaultResponder,
+  NodeContext,
   OutputCrewNode,
   Responder,
   ScriptMatch,
@@ -70,16 +71,26 @@ export class SalesAgent extends OutputCrewNode {
   private readonly respond: Responder;
 
   constructor(options: SalesAgentOptions = {}) {
-    super({ systemPrompt: SALES_PROMPT, tools: [endCall], greeting: (ctx) => greetingFor(ctx.context.get('customer_name')) });
-    this.respond =
-      options.responder ??
-      defaultResponder(process.env, { rules: SALES_RULES, scripted: { chunkDelayMs: options.chunkDelayMs ?? 30, fallback: () => SCRIPT.fallback } });
+    super({ systemPrompt: SALES_PROMPT, tools: [endCall], greeting: greetCustomer });
+    this.respond = options.responder ?? salesResponder(options.chunkDelayMs);
   }
 
   generateResponse(turn: Turn): AsyncIterable<TurnOutput> | Observable<TurnOutput> {
     return this.respond(turn);
   }
 }
+
+/**
+ * The model a `SalesAgent` uses by default: a real one when `OPENAI_API_KEY`/`OPENAI_BASE_URL`
+ * is set, else the sales script. It keeps no per-call state, so a server makes one and
+ * shares it between its sessions (`createSetup` does).
+ */
+export function salesResponder(chunkDelayMs = 30): Responder {
+  return defaultResponder(process.env, { rules: SALES_RULES, scripted: { chunkDelayMs, fallback: scriptFallback } });
+}
+
+const scriptFallback = () => SCRIPT.fallback;
+const greetCustomer = (ctx: NodeContext) => greetingFor(ctx.context.get('customer_name'));
 
 export function greetingFor(name: unknown): string {
   const who = typeof name === 'string' && name.trim() !== '' ? name.trim() : 'there';

@@ -1,5 +1,5 @@
 import { CrewSession } from 'rxcrew';
-import { SalesAgent } from './sales-agent';
+import { SalesAgent, salesResponder } from './sales-agent';
 import { StatsTracker } from './stats-tracker';
 
 /** Where the hooks write. `console.log` in the server; a no-op or a mock in tests. */
@@ -25,10 +25,12 @@ export const SPEECH_COUNT_KEY = 'agent_speech_count';
 export function createSetup(options: SetupOptions = {}): (session: CrewSession) => Promise<void> {
   const log = options.log ?? ((line: string) => console.log(line));
   const initTimeout = options.initTimeout ?? 1000;
+  // one model for the whole server: it keeps no per-call state (each session keeps its conversation)
+  const responder = salesResponder();
 
   return async function setup(session: CrewSession): Promise<void> {
     // 1. Initialize nodes: one instance per session, as on the page.
-    const agent = new SalesAgent();
+    const agent = new SalesAgent({ responder });
     const tracker = new StatsTracker();
 
     // 2. Build the graph: events go tracker → agent; the agent, a leaf, feeds the client.

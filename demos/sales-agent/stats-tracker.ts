@@ -1,4 +1,4 @@
-import { Observable, mergeMap, tap } from 'rxjs';
+import { Observable } from 'rxjs';
 import { CrewEvent, CrewNode, NodeContext, event } from 'rxcrew';
 
 /** What the tracker knows about one session, kept in `ctx.context` under `stats`. */
@@ -28,23 +28,34 @@ export class StatsTracker extends CrewNode {
     const stats: SessionStats = { events: {}, user_turns: 0, llm_requests: 0 };
     ctx.context.set(STATS_KEY, stats);
 
-    const count = (e: CrewEvent): void => {
-      stats.events[e.type] = (stats.events[e.type] ?? 0) + 1;
-      if (e.type === 'agent.transcript.update' && e.role === 'user') stats.user_turns++;
-      if (e.type === 'system.llm.request') stats.llm_requests++;
-    };
-
-    // The payload is a snapshot: later counting must not change an event already sent.
-    const report = (): CrewEvent =>
-      event('agent.log', {
-        name: 'stats',
-        payload: { session_id: ctx.session.id, events: { ...stats.events }, user_turns: stats.user_turns, llm_requests: stats.llm_requests },
-      });
-
-    return input$.pipe(
-      tap(count),
-      // The same object goes on (no copy), so the session publishes it on the bus only once.
-      mergeMap((e) => (e.type === 'system.user.left' ? [e, report()] : [e])),
+    // A pass-through that adds an event now and then needs no operator chain: one
+    // Observable with one subscription to the input, all a session keeps while idle.
+    return new Observable<CrewEvent>((out) =>
+      input$.subscribe({
+        next: (e) => {
+          count(stats, e);
+          // The same object goes on (no copy), so the session publishes it on the bus only once.
+          out.next(e);
+          if (e.type === 'system.user.left') out.next(report(stats, ctx.session.id));
+        },
+        error: (err: unknown) => out.error(err),
+        complete: () => out.complete(),
+      }),
     );
   }
+}
+
+/** Counts one event into `stats`. */
+function count(stats: SessionStats, e: CrewEvent): void {
+  stats.events[e.type] = (stats.events[e.type] ?? 0) + 1;
+  if (e.type === 'agent.transcript.update' && e.role === 'user') stats.user_turns++;
+  if (e.type === 'system.llm.request') stats.llm_requests++;
+}
+
+/** The summary as an `agent.log`. Its payload is a snapshot: later counting must not change an event already sent. */
+function report(stats: SessionStats, sessionId: string): CrewEvent {
+  return event('agent.log', {
+    name: 'stats',
+    payload: { session_id: sessionId, events: { ...stats.events }, user_turns: stats.user_turns, llm_requests: stats.llm_requests },
+  });
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { EMPTY, filter, merge, NEVER, Observable, Subject, tap } from 'rxjs';
-import { interruptibleConcatMap } from '../../operators/interruptible-concat-map';
+import { Observable, Subscriber, TeardownLogic } from 'rxjs';
+import { InterruptedError } from '../../operators/interruptible-concat-map';
 import { describeError, ErrorCodes, errorClass, InvalidArgumentError } from '../errors';
 import { CrewEvent, event } from '../events';
 import { CrewNode, CrewNodeOptions, NodeContext } from '../node';
@@ -45,12 +45,19 @@ export abstract class OutputCrewNode extends CrewNode {
   readonly systemPrompt: string | undefined;
   private readonly greeting: OutputCrewNodeOptions['greeting'];
   readonly tools: readonly Tool[];
-  private readonly toolsByName: ReadonlyMap<string, Tool>;
+  /** The tools by name, made when the model first calls one. */
+  private toolsByName: ReadonlyMap<string, Tool> | undefined;
   private readonly maxToolRounds: number;
-  private readonly outbox = new Subject<CrewEvent>();
-  private pending: CrewEvent[] | undefined = [];
+  /** What the node said before its output was subscribed to; sent first thing when it is. */
+  private pending: CrewEvent[] | undefined;
+  /** The subscriber of the node's output (still kept once closed: what comes later is dropped). */
+  private live: Subscriber<CrewEvent> | undefined;
   private wired = false;
   private ended = false;
+  /** The turn in flight: aborting it cuts the turn short. */
+  private turn: AbortController | undefined;
+  /** Requests waiting for the turn in flight, in arrival order (made by the first request). */
+  private queue: CrewEvent[] | undefined;
   /** Set while a turn runs: end-call and transfer wait for its end. */
   private afterTurn: CrewEvent[] | undefined;
   private conversation: Conversation | undefined;
@@ -59,13 +66,13 @@ export abstract class OutputCrewNode extends CrewNode {
     super({ interruptible: true, ...options });
     this.systemPrompt = options.systemPrompt;
     this.greeting = options.greeting;
-    this.tools = [...(options.tools ?? [])];
-    const byName = new Map<string, Tool>();
+    const tools = [...(options.tools ?? [])];
+    this.tools = tools.length > 0 ? tools : NO_TOOLS;
+    const names = new Set<string>();
     for (const t of this.tools) {
-      if (byName.has(t.name)) throw new InvalidArgumentError(`OutputCrewNode: two tools are named "${t.name}"`);
-      byName.set(t.name, t);
+      if (names.has(t.name)) throw new InvalidArgumentError(`OutputCrewNode: two tools are named "${t.name}"`);
+      names.add(t.name);
     }
-    this.toolsByName = byName;
     this.maxToolRounds = options.maxToolRounds ?? 8;
   }
 
@@ -74,7 +81,7 @@ export abstract class OutputCrewNode extends CrewNode {
 
   /** The conversation as the node keeps it (a copy). */
   get messages(): ChatMessage[] {
-    return [...(this.conversation?.messages ?? this.initialMessages())];
+    return this.conversation ? [...this.conversation.messages] : this.initialMessages();
   }
 
   /** Whether `endCall()` or `transferCall()` was called: no further turns start. */
@@ -118,25 +125,74 @@ export abstract class OutputCrewNode extends CrewNode {
       throw new InvalidArgumentError(`OutputCrewNode "${this.name}" already serves a session; create one instance per session`);
     }
     this.wired = true;
-    const conversation: Conversation = { messages: this.initialMessages(), lastReply: undefined, sent: '' };
-    this.conversation = conversation;
-    const stop$ = merge(
-      this.interruptible ? ctx.interrupt$ : NEVER,
-      input$.pipe(filter((e) => e.type === 'system.user.left')),
-    );
-    const turns$ = input$.pipe(
-      tap((e) => this.record(e, ctx)),
-      filter((e) => e.type === 'system.llm.request' && !this.ended),
-      interruptibleConcatMap((request, signal) => this.runTurn(request, signal, ctx, conversation), stop$, {
-        onInterrupt: () => {
-          this.keepReply(conversation.sent);
-          return this.closeTurn(event('agent.llm.response.end', { interrupted: true }));
-        },
-      }),
-    );
-    const pending = this.pending ?? [];
+    this.conversation = { messages: this.initialMessages(), lastReply: undefined, sent: '' };
+    // no operator chain: an idle session keeps this Observable and its two subscriptions
+    return new Observable<CrewEvent>((subscriber) => this.serve(input$, ctx, subscriber));
+  }
+
+  /**
+   * Runs the node for a subscriber of its output: one subscription to the input
+   * (bookkeeping, the request queue, the user leaving) and, if interruptible, one
+   * to `ctx.interrupt$`. The output does not complete (`speak()` may come at any
+   * time); unsubscribing aborts the turn in flight and drops the queue.
+   */
+  private serve(input$: Observable<CrewEvent>, ctx: NodeContext, subscriber: Subscriber<CrewEvent>): TeardownLogic {
+    const pending = this.pending;
     this.pending = undefined;
-    return merge(this.outbox, turns$, pending);
+    this.live = subscriber;
+    const interruption = this.interruptible ? ctx.interrupt$.subscribe(() => this.interrupt(subscriber)) : undefined;
+    const input = input$.subscribe({
+      next: (e) => {
+        try {
+          this.receive(e, subscriber, ctx);
+        } catch (err) {
+          subscriber.error(err);
+        }
+      },
+      error: (err: unknown) => subscriber.error(err),
+    });
+    if (pending) for (const e of pending) subscriber.next(e);
+    return () => {
+      interruption?.unsubscribe();
+      input.unsubscribe();
+      this.queue = undefined;
+      this.afterTurn = undefined;
+      const turn = this.turn;
+      this.turn = undefined;
+      turn?.abort(new InterruptedError('unsubscribed'));
+    };
+  }
+
+  /** An input event: the user leaving stops the turn, then bookkeeping, then a request waits its turn. */
+  private receive(e: CrewEvent, subscriber: Subscriber<CrewEvent>, ctx: NodeContext): void {
+    if (e.type === 'system.user.left') this.interrupt(subscriber);
+    this.record(e, ctx);
+    if (e.type === 'system.llm.request' && !this.ended) {
+      (this.queue ??= []).push(e);
+      this.startTurns(subscriber, ctx);
+    }
+  }
+
+  /** Starts the queued requests, one at a time: each waits for the end of the one before. */
+  private startTurns(subscriber: Subscriber<CrewEvent>, ctx: NodeContext): void {
+    while (this.turn === undefined && this.queue?.length && !subscriber.closed) {
+      const request = this.queue.shift()!;
+      if (!this.ended) this.runTurn(request, subscriber, ctx); // ended while it waited: no further turns
+    }
+  }
+
+  /**
+   * An interrupt (or the user leaving): drops the queued requests and aborts the
+   * turn in flight, if any — its signal fires now — then closes it with its one end.
+   */
+  private interrupt(subscriber: Subscriber<CrewEvent>): void {
+    this.queue = undefined;
+    const turn = this.turn;
+    if (turn === undefined) return;
+    this.turn = undefined;
+    turn.abort(new InterruptedError());
+    this.keepReply(this.conversation!.sent);
+    for (const e of this.closeTurn(event('agent.llm.response.end', { interrupted: true }))) subscriber.next(e);
   }
 
   private initialMessages(): ChatMessage[] {
@@ -156,8 +212,8 @@ export abstract class OutputCrewNode extends CrewNode {
   }
 
   private emit(e: CrewEvent): void {
-    if (this.pending) this.pending.push(e);
-    else this.outbox.next(e);
+    if (this.live) this.live.next(e);
+    else (this.pending ??= []).push(e);
   }
 
   /** Conversation bookkeeping for events that are not requests. */
@@ -190,78 +246,95 @@ export abstract class OutputCrewNode extends CrewNode {
     conversation.lastReply = conversation.messages.length - 1;
   }
 
-  private runTurn(request: CrewEvent, signal: AbortSignal, ctx: NodeContext, conversation: Conversation): Observable<CrewEvent> {
-    if (this.ended) return EMPTY;
-    return new Observable<CrewEvent>((subscriber) => {
-      const requestId = typeof request.request_id === 'string' ? request.request_id : randomUUID();
-      const extraParams = request.extra_params as Record<string, unknown> | undefined;
-      const base = [...conversation.messages];
-      const exchange: ChatMessage[] = []; // tool calls and results of this turn
-      let finalText = ''; // the reply after the last tool round
-      conversation.sent = '';
-      this.afterTurn = [];
-      subscriber.next(event('agent.llm.response.start', { request_id: requestId }));
+  /**
+   * Answers `request`: its start now, a chunk per piece, and its end when the
+   * turn finishes — unless the turn is stopped first, which closes it instead.
+   */
+  private runTurn(request: CrewEvent, subscriber: Subscriber<CrewEvent>, ctx: NodeContext): void {
+    const conversation = this.conversation!;
+    const controller = new AbortController();
+    const signal = controller.signal;
+    this.turn = controller;
+    // once the turn is stopped, what it still produces is dropped
+    const send = (e: CrewEvent): void => {
+      if (!signal.aborted) subscriber.next(e);
+    };
+    const requestId = typeof request.request_id === 'string' ? request.request_id : randomUUID();
+    const extraParams = request.extra_params as Record<string, unknown> | undefined;
+    const base = [...conversation.messages];
+    const exchange: ChatMessage[] = []; // tool calls and results of this turn
+    let finalText = ''; // the reply after the last tool round
+    conversation.sent = '';
+    this.afterTurn = [];
+    subscriber.next(event('agent.llm.response.start', { request_id: requestId }));
 
-      const run = async () => {
-        for (let round = 0; ; round++) {
-          const turn: Turn = {
-            messages: [...base, ...exchange],
-            signal,
-            requestId,
-            session: ctx.session,
-            tools: this.tools.map((t) => t.spec),
-            ...(extraParams ? { extraParams } : {}),
-          };
-          let roundText = '';
-          const calls: ToolCall[] = [];
-          await forEachOutput(this.generateResponse(turn), signal, (out) => {
-            if (typeof out === 'string') {
-              if (out === '') return;
-              roundText += out;
-              conversation.sent += out;
-              subscriber.next(event('agent.llm.response.chunk', { text: out }));
-            } else if (out && Array.isArray(out.tool_calls)) {
-              calls.push(...out.tool_calls);
-            }
-          });
-          finalText = roundText;
-          if (signal.aborted || calls.length === 0) return;
-          if (round >= this.maxToolRounds) throw new Error(`the model asked for tools more than ${this.maxToolRounds} times in one turn`);
-          exchange.push({ role: 'assistant', content: roundText, tool_calls: calls });
-          exchange.push(...(await this.runTools(calls, signal, ctx, (e) => subscriber.next(e))));
-        }
-      };
+    const run = async () => {
+      for (let round = 0; ; round++) {
+        const turn: Turn = {
+          messages: [...base, ...exchange],
+          signal,
+          requestId,
+          session: ctx.session,
+          tools: this.tools.map((t) => t.spec),
+          ...(extraParams ? { extraParams } : {}),
+        };
+        let roundText = '';
+        const calls: ToolCall[] = [];
+        await forEachOutput(this.generateResponse(turn), signal, (out) => {
+          if (typeof out === 'string') {
+            if (out === '') return;
+            roundText += out;
+            conversation.sent += out;
+            send(event('agent.llm.response.chunk', { text: out }));
+          } else if (out && Array.isArray(out.tool_calls)) {
+            calls.push(...out.tool_calls);
+          }
+        });
+        finalText = roundText;
+        if (signal.aborted || calls.length === 0) return;
+        if (round >= this.maxToolRounds) throw new Error(`the model asked for tools more than ${this.maxToolRounds} times in one turn`);
+        exchange.push({ role: 'assistant', content: roundText, tool_calls: calls });
+        exchange.push(...(await this.runTools(calls, signal, ctx, send)));
+      }
+    };
 
-      run().then(
-        () => {
-          if (signal.aborted) return;
-          this.keepReply(finalText, exchange);
-          for (const e of this.closeTurn(event('agent.llm.response.end'))) subscriber.next(e);
-          subscriber.complete();
-        },
-        (err: unknown) => {
-          if (signal.aborted) return;
-          subscriber.next(
-            event('agent.error', {
-              message: `node "${this.name}" failed to answer: ${describeError(err)}`,
-              severity: 'warning',
-              payload: { code: ErrorCodes.NODE_FAILED, node_name: this.name, error_class: errorClass(err), message: describeError(err) },
-            }),
-          );
-          this.keepReply(conversation.sent);
-          for (const e of this.closeTurn(event('agent.llm.response.end'))) subscriber.next(e);
-          subscriber.complete();
-        },
-      );
-    });
+    /** Sends the end and what waited for it, then the next queued request starts. */
+    const finish = (): void => {
+      // the turn is over before its end goes out: an interrupt caused by the end
+      // (a hook, say) finds no turn, so the turn still has exactly one end
+      if (this.turn === controller) this.turn = undefined;
+      for (const e of this.closeTurn(event('agent.llm.response.end'))) subscriber.next(e);
+      this.startTurns(subscriber, ctx);
+    };
+
+    run().then(
+      () => {
+        if (signal.aborted) return;
+        this.keepReply(finalText, exchange);
+        finish();
+      },
+      (err: unknown) => {
+        if (signal.aborted) return;
+        subscriber.next(
+          event('agent.error', {
+            message: `node "${this.name}" failed to answer: ${describeError(err)}`,
+            severity: 'warning',
+            payload: { code: ErrorCodes.NODE_FAILED, node_name: this.name, error_class: errorClass(err), message: describeError(err) },
+          }),
+        );
+        this.keepReply(conversation.sent);
+        finish();
+      },
+    );
   }
 
   /** Runs the calls in parallel; each outcome is logged, and every result is fed back. */
   private async runTools(calls: ToolCall[], signal: AbortSignal, ctx: NodeContext, emit: (e: CrewEvent) => void): Promise<ChatMessage[]> {
+    const toolsByName = (this.toolsByName ??= new Map(this.tools.map((t) => [t.name, t])));
     const outcomes = await Promise.all(
       calls.map((call) => {
         emit(event('agent.log', { name: 'tool_call_start', payload: { tool: call.function?.name, call_id: call.id, arguments: call.function?.arguments } }));
-        return runToolCall(this.toolsByName, call, { session: ctx.session, node: this, signal, toolCallId: call.id }).then((outcome) => {
+        return runToolCall(toolsByName, call, { session: ctx.session, node: this, signal, toolCallId: call.id }).then((outcome) => {
           if (!signal.aborted) {
             const payload = outcome.ok
               ? { tool: call.function?.name, call_id: call.id, result: outcome.result }
@@ -275,6 +348,9 @@ export abstract class OutputCrewNode extends CrewNode {
     return outcomes;
   }
 }
+
+/** The tools of a node that has none, shared. */
+const NO_TOOLS: readonly Tool[] = Object.freeze([]);
 
 function toChatMessage(m: ChatMessage): ChatMessage {
   return { ...m, content: m.content ?? '' };

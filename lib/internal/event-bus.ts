@@ -1,8 +1,9 @@
-import { Observable, Subject } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { describeError, ErrorCodes, errorClass } from '../errors';
 import { CrewEvent, event } from '../events';
 import { EventHandler, Hook, HookRegistry } from '../hooks';
 import type { CrewLogger, CrewSession } from '../session';
+import { Fanout } from './fanout';
 
 /**
  * A session's bus: every event is published once (per object), to the hooks
@@ -11,25 +12,29 @@ import type { CrewLogger, CrewSession } from '../session';
  * failing hook is reported through `report` (an `agent.error`), and one that
  * fails on such a report is only logged. Async hooks are tracked so that
  * teardown can wait for them.
+ *
+ * One bus per session, most of them idle: everything but the hooks is created
+ * on first use.
  */
 export class EventBus {
-  readonly events$: Observable<CrewEvent>;
   private readonly hooks = new HookRegistry();
-  private readonly subject = new Subject<CrewEvent>();
-  private seen = new WeakSet<object>();
+  private readonly subject = new Fanout<CrewEvent>();
+  private seen: WeakSet<object> | undefined;
   private publishing = false;
-  private backlog: CrewEvent[] = [];
-  private readonly reports = new WeakSet<object>();
-  private readonly pending = new Set<Promise<unknown>>();
+  private backlog: CrewEvent[] | undefined;
+  private reports: WeakSet<object> | undefined;
+  private pending: Set<Promise<unknown>> | undefined;
   /** After teardown, failures are only logged. */
   private quiet = false;
 
   constructor(
     private readonly session: CrewSession,
     private readonly logger: CrewLogger,
-    private readonly report: (e: CrewEvent) => void,
-  ) {
-    this.events$ = this.subject.asObservable();
+  ) {}
+
+  /** Every event once, as it happens (what `session.events$` is). */
+  get events$(): Observable<CrewEvent> {
+    return this.subject;
   }
 
   on(pattern: string, handler: EventHandler): () => void {
@@ -41,17 +46,19 @@ export class EventBus {
     const observed = this.subject.observed;
     // nobody listens for this type: skip even the once-per-object bookkeeping
     if (hooks.length === 0 && !observed) return;
-    if (this.seen.has(e)) return;
-    this.seen.add(e);
+    const seen = (this.seen ??= new WeakSet());
+    if (seen.has(e)) return;
+    seen.add(e);
     if (this.publishing) {
-      this.backlog.push(e);
+      (this.backlog ??= []).push(e);
       return;
     }
     this.publishing = true;
     try {
       this.run(hooks, e, observed);
-      while (this.backlog.length > 0) {
-        const next = this.backlog.shift()!;
+      const backlog = this.backlog;
+      while (backlog !== undefined && backlog.length > 0) {
+        const next = backlog.shift()!;
         this.run(this.hooks.match(next.type), next, this.subject.observed);
       }
     } finally {
@@ -66,7 +73,7 @@ export class EventBus {
 
   /** Waits for hooks still running, up to `timeout` ms; then ends `events$` and drops the hooks. */
   async close(timeout: number): Promise<void> {
-    if (this.pending.size > 0) {
+    if (this.pending !== undefined && this.pending.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, timeout);
@@ -91,7 +98,7 @@ export class EventBus {
         this.failed(hook, e, err);
       }
     }
-    if (observed) this.subject.next(e);
+    if (observed) this.subject.push(e);
   }
 
   private track(promise: Promise<void>, hook: Hook, e: CrewEvent): void {
@@ -99,12 +106,13 @@ export class EventBus {
       () => undefined,
       (err: unknown) => this.failed(hook, e, err),
     );
-    this.pending.add(tracked);
-    void tracked.finally(() => this.pending.delete(tracked));
+    const pending = (this.pending ??= new Set());
+    pending.add(tracked);
+    void tracked.finally(() => pending.delete(tracked));
   }
 
   private failed(hook: Hook, e: CrewEvent, err: unknown): void {
-    if (this.reports.has(e) || this.quiet) {
+    if (this.reports?.has(e) || this.quiet) {
       this.logger.error(`rxcrew: session ${this.session.id}: hook "${hook.pattern}" failed on "${e.type}":`, err);
       return;
     }
@@ -119,7 +127,7 @@ export class EventBus {
         message: describeError(err),
       },
     });
-    this.reports.add(report);
-    this.report(report);
+    (this.reports ??= new WeakSet()).add(report);
+    this.session.send(report);
   }
 }

@@ -35,6 +35,15 @@ export function decodeFrame(data: string | Buffer, isBinary: boolean, maxDepth =
   return value === undefined ? { kind: 'audio', audio: data } : validateClientEvent(value);
 }
 
+/**
+ * Whether a binary frame is certainly audio, by its first and last byte alone
+ * (what `decodeFrame` then finds too): JSON in a binary frame starts with `{`
+ * and ends with `}`.
+ */
+export function isAudioFrame(data: Buffer): boolean {
+  return data.length < 2 || data[0] !== OPEN_BRACE || data[data.length - 1] !== CLOSE_BRACE;
+}
+
 const TOO_DEEP = Symbol('too deep');
 
 function tooDeep(maxDepth: number): Inbound {
@@ -46,7 +55,7 @@ function tooDeep(maxDepth: number): Inbound {
  * only a frame that starts with `{`, ends with `}` and parses to an object is JSON.
  */
 function jsonObjectIn(data: Buffer, maxDepth: number): Record<string, unknown> | typeof TOO_DEEP | undefined {
-  if (data.length < 2 || data[0] !== OPEN_BRACE || data[data.length - 1] !== CLOSE_BRACE) return undefined;
+  if (isAudioFrame(data)) return undefined;
   const text = data.toString('utf8');
   // too deep to parse safely: deep JSON is refused, but audio that happens to
   // hold many brackets is still audio (JSON never holds a raw control byte)

@@ -22,6 +22,19 @@ interface Queued {
   audio: boolean;
 }
 
+/** Who a transport reports to: shared by every transport of one server. */
+export interface TransportOwner {
+  /** The client cannot keep up (over `hardLimit` waiting): close it. */
+  overflow(transport: WsTransport): void;
+  /** The socket reported an error (the close follows). */
+  socketError(transport: WsTransport, err: Error): void;
+}
+
+const NO_DROPS: Readonly<TransportStats> = Object.freeze({ droppedAudioFrames: 0, droppedAudioBytes: 0 });
+// the socket's listeners are shared by every connection; each finds its transport here
+const TRANSPORT = Symbol('rxcrew.transport');
+type Socket = WebSocket & { [TRANSPORT]?: WsTransport };
+
 /**
  * Carries one session over one `ws` socket. JSON replies use the frame kind of
  * the client's most recent JSON message (text until it sends one in binary);
@@ -32,9 +45,12 @@ interface Queued {
  * first (audio is useless late), control and text events never are. Past
  * `hardLimit` the client cannot keep up at all: it is closed with 1013 and its
  * queue freed, so a slow reader never grows the server's memory.
+ *
+ * A server holds one per connection, most of them idle: what is not needed
+ * until a client falls behind (the queue, its drain listener, the drop counts)
+ * is created then, and the socket's listeners are shared functions.
  */
 export class WsTransport implements CrewTransport {
-  readonly stats: TransportStats = { droppedAudioFrames: 0, droppedAudioBytes: 0 };
   /** Set by every pong and client message; the heartbeat terminates a peer that stayed silent. */
   alive = true;
   /** Client messages so far; the idle sweep watches it change (cheaper than a clock read per frame). */
@@ -42,49 +58,65 @@ export class WsTransport implements CrewTransport {
   /** For the idle sweep: the count it saw last, and since when it has not changed. */
   seenMessages = 0;
   quietSince = Date.now();
+  private connection: CrewConnection | undefined;
   private binaryJson = false;
-  private queue: Queued[] = [];
+  private dropped: TransportStats | undefined;
+  private queue: Queued[] | undefined;
   private queuedBytes = 0;
   private queuedAudioBytes = 0;
   private overflowed = false;
   /** A close asked for while events were still queued: sent once they are out. */
   private closing: { code: number; reason: string } | undefined;
-  private waitingForDrain = false;
-  private readonly drained = () => {
-    this.waitingForDrain = false;
-    if (this.queue.length > 0) this.flush();
-  };
+  /** The close code `ws` sent for a protocol error (it reports 1006 locally). */
+  private protocolClose: { code: number; reason: string } | undefined;
+  private drained: (() => void) | undefined;
 
   constructor(
     private readonly socket: WebSocket,
+    /** The session this connection carries (for the owner's logs). */
+    readonly sessionId: string,
     private readonly limits: SendLimits,
-    private readonly onOverflow: () => void,
+    private readonly owner: TransportOwner,
   ) {
-    socket.on('pong', () => (this.alive = true));
+    (socket as Socket)[TRANSPORT] = this;
+    socket.on('pong', onPong);
+  }
+
+  /** What this connection dropped for a slow reader. */
+  get stats(): Readonly<TransportStats> {
+    return this.dropped ?? NO_DROPS;
   }
 
   /** Feeds the socket's messages and close into `connection`. */
-  bind(connection: CrewConnection, onError: (err: Error) => void): void {
-    this.socket.on('message', (data: Buffer, isBinary: boolean) => {
-      this.alive = true;
-      this.messages++;
-      connection.receive(data, isBinary);
-    });
-    // When `ws` closes a connection for a protocol error (frame too big, bad
-    // UTF-8) it sends a close code but reports 1006 locally: report what was sent.
-    let protocolClose: { code: number; reason: string } | undefined;
-    this.socket.on('close', (code: number, reason: Buffer) => {
-      this.queue = [];
-      if (code === 1006 && protocolClose !== undefined) connection.end(protocolClose.code, protocolClose.reason);
-      else connection.end(code, reason.toString());
-    });
-    this.socket.on('error', (err: Error) => {
-      const wsCode = (err as { code?: unknown }).code;
-      if (typeof wsCode === 'string' && wsCode.startsWith('WS_ERR_')) {
-        protocolClose ??= { code: PROTOCOL_ERROR_CLOSE_CODES[wsCode] ?? 1002, reason: err.message };
-      }
-      onError(err);
-    });
+  bind(connection: CrewConnection): void {
+    this.connection = connection;
+    this.socket.on('message', onMessage);
+    this.socket.on('close', onClose);
+    this.socket.on('error', onError);
+  }
+
+  /** @internal The socket closed: report the end (the protocol error's code, if `ws` closed for one). */
+  socketClosed(code: number, reason: Buffer): void {
+    this.queue = undefined;
+    const end = code === 1006 ? this.protocolClose : undefined;
+    if (end !== undefined) this.connection!.end(end.code, end.reason);
+    else this.connection!.end(code, reason.toString());
+  }
+
+  /** @internal */
+  socketErrored(err: Error): void {
+    const wsCode = (err as { code?: unknown }).code;
+    if (typeof wsCode === 'string' && wsCode.startsWith('WS_ERR_')) {
+      this.protocolClose ??= { code: PROTOCOL_ERROR_CLOSE_CODES[wsCode] ?? 1002, reason: err.message };
+    }
+    this.owner.socketError(this, err);
+  }
+
+  /** @internal */
+  messageReceived(data: Buffer, isBinary: boolean): void {
+    this.alive = true;
+    this.messages++;
+    this.connection!.receive(data, isBinary);
   }
 
   frameReceived(kind: 'json' | 'audio', isBinary: boolean): void {
@@ -98,7 +130,7 @@ export class WsTransport implements CrewTransport {
     const isAudio = audio instanceof Uint8Array && (e.type === 'agent.audio' || e.type === 'user.audio');
     const data = isAudio ? (audio as Buffer) : JSON.stringify(e);
     const binary = isAudio || this.binaryJson;
-    if (this.queue.length === 0 && this.socket.bufferedAmount < this.limits.softLimit) {
+    if (this.queue === undefined && this.socket.bufferedAmount < this.limits.softLimit) {
       this.socket.send(data, binary ? BINARY : TEXT);
       return;
     }
@@ -108,7 +140,7 @@ export class WsTransport implements CrewTransport {
   close(code: number, reason: string): void {
     if (this.closing !== undefined) return;
     this.closing = { code, reason };
-    if (this.queue.length > 0 && !this.overflowed) {
+    if (this.queue !== undefined && !this.overflowed) {
       // a close frame sent now would overtake the queued events; it follows them
       // instead, or goes out anyway if the client does not read them in time
       setTimeout(() => this.sendClose(), FLUSH_BEFORE_CLOSE_MS).unref();
@@ -141,7 +173,7 @@ export class WsTransport implements CrewTransport {
 
   private enqueue(item: Queued): void {
     const size = byteLength(item.data);
-    this.queue.push(item);
+    (this.queue ??= []).push(item);
     this.queuedBytes += size;
     if (item.audio) {
       this.queuedAudioBytes += size;
@@ -149,28 +181,29 @@ export class WsTransport implements CrewTransport {
     }
     if (this.socket.bufferedAmount + this.queuedBytes > this.limits.hardLimit) {
       this.overflowed = true;
-      this.queue = [];
+      this.queue = undefined;
       this.queuedBytes = 0;
       this.queuedAudioBytes = 0;
-      this.onOverflow();
+      this.owner.overflow(this);
     }
     if (!this.overflowed) this.waitForDrain();
   }
 
   private dropOldestAudio(): void {
     const kept: Queued[] = [];
-    for (const q of this.queue) {
+    const dropped = (this.dropped ??= { droppedAudioFrames: 0, droppedAudioBytes: 0 });
+    for (const q of this.queue!) {
       if (q.audio && this.queuedAudioBytes > this.limits.softLimit) {
         const size = byteLength(q.data);
         this.queuedAudioBytes -= size;
         this.queuedBytes -= size;
-        this.stats.droppedAudioFrames++;
-        this.stats.droppedAudioBytes += size;
+        dropped.droppedAudioFrames++;
+        dropped.droppedAudioBytes += size;
       } else {
         kept.push(q);
       }
     }
-    this.queue = kept;
+    this.queue = kept.length > 0 ? kept : undefined;
   }
 
   /**
@@ -181,26 +214,48 @@ export class WsTransport implements CrewTransport {
    * limit there may be no 'drain' coming, so it polls instead.
    */
   private waitForDrain(): void {
-    if (this.waitingForDrain) return;
-    this.waitingForDrain = true;
+    if (this.drained !== undefined) return;
+    const drained = () => {
+      this.drained = undefined;
+      if (this.queue !== undefined) this.flush();
+    };
+    this.drained = drained;
     const raw = (this.socket as unknown as { _socket?: { writableNeedDrain?: boolean; once(e: 'drain', f: () => void): void } })._socket;
-    if (raw?.writableNeedDrain) raw.once('drain', this.drained);
-    else setTimeout(this.drained, 5).unref();
+    if (raw?.writableNeedDrain) raw.once('drain', drained);
+    else setTimeout(drained, 5).unref();
   }
 
   private flush(): void {
+    const queue = this.queue!;
     let sent = 0;
-    while (sent < this.queue.length && this.socket.bufferedAmount < this.limits.softLimit) {
-      const q = this.queue[sent++];
+    while (sent < queue.length && this.socket.bufferedAmount < this.limits.softLimit) {
+      const q = queue[sent++];
       const size = byteLength(q.data);
       this.queuedBytes -= size;
       if (q.audio) this.queuedAudioBytes -= size;
       this.socket.send(q.data, q.binary ? BINARY : TEXT);
     }
-    if (sent > 0) this.queue = this.queue.slice(sent);
-    if (this.queue.length > 0) this.waitForDrain();
-    if (this.queue.length === 0 && this.closing !== undefined) this.sendClose();
+    this.queue = sent === queue.length ? undefined : queue.slice(sent);
+    if (this.queue !== undefined) this.waitForDrain();
+    else if (this.closing !== undefined) this.sendClose();
   }
+}
+
+// The socket's listeners: `ws` calls them with the socket as `this`.
+function onMessage(this: Socket, data: Buffer, isBinary: boolean): void {
+  this[TRANSPORT]!.messageReceived(data, isBinary);
+}
+
+function onPong(this: Socket): void {
+  this[TRANSPORT]!.alive = true;
+}
+
+function onClose(this: Socket, code: number, reason: Buffer): void {
+  this[TRANSPORT]!.socketClosed(code, reason);
+}
+
+function onError(this: Socket, err: Error): void {
+  this[TRANSPORT]!.socketErrored(err);
 }
 
 /** How long a close waits for queued events to reach a slow client before it is sent anyway (ms). */

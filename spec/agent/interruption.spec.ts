@@ -54,6 +54,17 @@ function turnLog(client: TestClient): string[] {
     .map((e) => (e.type === 'agent.llm.response.chunk' ? String(e.text) : e.type.replace('agent.llm.response.', '')));
 }
 
+/** Sends a request and lets the model say all three words, up to the turn's end. */
+async function answerInFull(agent: Stepper, client: TestClient): Promise<void> {
+  client.send(request);
+  await flush();
+  for (let i = 0; i < 3; i++) {
+    agent.step();
+    await flush();
+  }
+  await client.next('agent.llm.response.end');
+}
+
 const interrupt = { type: 'system.control.interrupt' };
 const request = { type: 'system.llm.request' };
 
@@ -85,15 +96,17 @@ describe('OutputCrewNode: interruption', () => {
 
   it('ignores an interrupt after the end, and two in a row', async () => {
     const { agent, client } = await setup();
-    client.send(request);
+    await answerInFull(agent, client);
+    client.send(interrupt);
+    client.send(interrupt);
     await flush();
-    for (let i = 0; i < 3; i++) {
-      agent.step();
-      await flush();
-    }
-    await client.next('agent.llm.response.end');
-    client.send(interrupt);
-    client.send(interrupt);
+    expect(turnLog(client)).toEqual(['start', 'one ', 'two ', 'three ', 'end']);
+  });
+
+  it('sends one end when the end itself causes an interrupt (a hook interrupting on it)', async () => {
+    const { agent, session, client } = await setup();
+    session.onEvent('agent.llm.response.end', (s) => s.inject(interrupt));
+    await answerInFull(agent, client);
     await flush();
     expect(turnLog(client)).toEqual(['start', 'one ', 'two ', 'three ', 'end']);
   });

@@ -7,8 +7,8 @@ function port(limits: Partial<typeof DEFAULT_CLIENT_LIMITS> = {}) {
   let now = 0;
   const seen = { events: [] as CrewEvent[], audio: 0, refused: [] as CrewError[], violations: [] as Array<[string, number]> };
   const sink: ClientPortSink = {
-    event: (e) => void seen.events.push(e),
-    audio: () => void seen.audio++,
+    clientEvent: (e) => void seen.events.push(e),
+    clientAudio: () => void seen.audio++,
     refuse: (err) => void seen.refused.push(err),
     violate: (err, code) => void seen.violations.push([err.code, code]),
   };
@@ -83,7 +83,7 @@ describe('ClientPort', () => {
     const kinds: string[] = [];
     const p = new ClientPort(
       DEFAULT_CLIENT_LIMITS,
-      { event: () => kinds.push('event'), audio: () => kinds.push('audio'), refuse: () => kinds.push('refused'), violate: () => undefined, frameReceived: (k, b) => kinds.push(`${k}:${b}`) },
+      { clientEvent: () => kinds.push('event'), clientAudio: () => kinds.push('audio'), refuse: () => kinds.push('refused'), violate: () => undefined, frameReceived: (k, b) => kinds.push(`${k}:${b}`) },
       () => 0,
     );
     p.receive(interrupt, false);

@@ -52,10 +52,12 @@ export const EVENT_ALIASES: Readonly<Record<string, string>> = Object.freeze({
 });
 
 const registry = new Map<string, EventDefinition>();
+// a Map: a client's type is a fresh string each time, which a Map hashes faster than an object looks it up
+const aliases = new Map(Object.entries(EVENT_ALIASES));
 
 /** The canonical wire name for `type` (resolves aliases). */
 export function canonicalType(type: string): string {
-  return EVENT_ALIASES[type] ?? type;
+  return aliases.get(type) ?? type;
 }
 
 /** The definition registered for `type` (or one of its aliases), if any. */

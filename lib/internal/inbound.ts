@@ -1,6 +1,6 @@
 import { BadEventError } from '../errors';
 import { badEventFromZod, canonicalType, CrewEvent, getEventDefinition } from '../events';
-import { jsonDepthExceeds } from './json-depth';
+import { jsonDepthExceeds, valueDepthExceeds } from './json-depth';
 
 /** What a client's message turned out to be. */
 export type Inbound =
@@ -21,13 +21,19 @@ const CLOSE_BRACE = 0x7d;
 export function decodeFrame(data: string | Buffer, isBinary: boolean, maxDepth = Infinity): Inbound {
   if (!isBinary || typeof data === 'string') {
     const text = typeof data === 'string' ? data : data.toString('utf8');
-    if (jsonDepthExceeds(text, maxDepth)) return tooDeep(maxDepth);
+    // A large text is scanned before parsing, so that thousands of `[` are refused
+    // without building them; a small one parses faster than it scans, and its depth
+    // is checked on the value (parsing a few KiB of brackets costs no more than a
+    // legitimate event of the largest size).
+    const small = text.length <= PARSE_BEFORE_DEPTH_CHECK;
+    if (!small && jsonDepthExceeds(text, maxDepth)) return tooDeep(maxDepth);
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
       return { kind: 'bad', error: new BadEventError(`malformed JSON: ${(err as Error).message}`) };
     }
+    if (small && valueDepthExceeds(value, maxDepth)) return tooDeep(maxDepth);
     return validateClientEvent(value);
   }
   const value = jsonObjectIn(data, maxDepth);
@@ -43,6 +49,9 @@ export function decodeFrame(data: string | Buffer, isBinary: boolean, maxDepth =
 export function isAudioFrame(data: Buffer): boolean {
   return data.length < 2 || data[0] !== OPEN_BRACE || data[data.length - 1] !== CLOSE_BRACE;
 }
+
+/** Text frames up to this many characters are parsed first and their depth checked on the value. */
+const PARSE_BEFORE_DEPTH_CHECK = 4096;
 
 const TOO_DEEP = Symbol('too deep');
 

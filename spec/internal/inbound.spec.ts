@@ -7,6 +7,20 @@ describe('decodeFrame', () => {
     expect(r).toEqual({ kind: 'event', event: { type: 'system.control.interrupt' } });
   });
 
+  it('refuses text nested too deep, small (checked on the value) and large (scanned before parsing)', () => {
+    const nest = (depth: number, pad = '') => `{"type":"system.llm.request","pad":"${pad}","extra":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
+    const big = 'x'.repeat(5000);
+    for (const pad of ['', big]) {
+      expect(decodeFrame(nest(4, pad), false, 4).kind).toBe('event');
+      const r = decodeFrame(nest(5, pad), false, 4);
+      expect(r.kind).toBe('bad');
+      if (r.kind === 'bad') expect(r.error.message).toBe('an event may nest objects and arrays at most 4 deep');
+    }
+    // brackets inside strings do not count, either way
+    expect(decodeFrame(`{"type":"system.llm.request","pad":"${'['.repeat(6000)}"}`, false, 4).kind).toBe('event');
+    expect(decodeFrame(`{"type":"system.llm.request","pad":"${'['.repeat(60)}"}`, false, 4).kind).toBe('event');
+  });
+
   it('reports malformed JSON in a text frame', () => {
     const r = decodeFrame('{"type":', false);
     expect(r.kind).toBe('bad');

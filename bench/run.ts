@@ -74,7 +74,8 @@ function rows(inproc?: Inprocess, e2e?: E2eResult, memory?: MemoryResult): Row[]
     const n = `e2e ${x.sessions} sessions${x.json ? '' : ', audio only'}${noisy}`;
     out.push(costRow(`${n}: server CPU per frame`, 'µs', x.cpuUsPerFrame, b.cpuUsPerFrame, 'bare ws', TARGETS.cpuPerFrameRatio));
     out.push(costRow(`${n}: RTT p50`, 'ms', x.rtt.p50Ms, b.rtt.p50Ms, 'bare ws'));
-    if (x.sessions === TARGETS.p99AtSessions) out.push(limitRow(`${n}: RTT p99`, 'ms', x.rtt.p99Ms, b.rtt.p99Ms, 'bare ws', TARGETS.p99Ms));
+    // the target is worded for 1,000 sessions × 50 frames/s: the audio-only level (with JSON it is 60 frames/s)
+    if (x.sessions === TARGETS.p99AtSessions && !x.json) out.push(limitRow(`${n}: RTT p99`, 'ms', x.rtt.p99Ms, b.rtt.p99Ms, 'bare ws', TARGETS.p99Ms));
     else out.push(costRow(`${n}: RTT p99`, 'ms', x.rtt.p99Ms, b.rtt.p99Ms, 'bare ws'));
     out.push(costRow(`${n}: RTT p99.9`, 'ms', x.rtt.p999Ms, b.rtt.p999Ms, 'bare ws'));
     out.push(costRow(`${n}: event-loop delay p99`, 'ms', x.eldP99Ms, b.eldP99Ms, 'bare ws'));
@@ -85,7 +86,8 @@ function rows(inproc?: Inprocess, e2e?: E2eResult, memory?: MemoryResult): Row[]
     const { rxcrew: x, bare: b } = level;
     const n = `memory ${x.sessions} idle sessions (demo graph)`;
     out.push(costRow(`${n}: RSS`, 'KiB/session', x.rssPerSession / 1024, b.rssPerSession / 1024, 'bare ws', TARGETS.memoryRatio));
-    out.push(costRow(`${n}: heap used`, 'KiB/session', x.heapPerSession / 1024, b.heapPerSession / 1024, 'bare ws', TARGETS.memoryRatio));
+    // the target is held against RSS, what a session costs the process; the heap is the part V8 holds (shown, no target)
+    out.push(costRow(`${n}: heap used`, 'KiB/session', x.heapPerSession / 1024, b.heapPerSession / 1024, 'bare ws'));
   }
   if (inproc) out.push(costRow('start: build + validate + wire a 20-node graph', 'µs', inproc.start.rxcrewUs, inproc.start.rxjsUs, 'bare RxJS'));
   if (e2e) out.push(rateRow('start: sessions accepted per second', '/s', e2e.accept.rxcrew.perSec, e2e.accept.bare.perSec, 'bare ws'));

@@ -72,8 +72,6 @@ interface Wired {
   toSink: boolean;
   output$?: Observable<CrewEvent>;
   subscription?: Subscription;
-  /** The event being delivered to this node right now (a synchronous pass-through emits it back). */
-  current: CrewEvent | undefined;
   subscribing: boolean;
   detached: boolean;
 }
@@ -304,7 +302,7 @@ export class CrewSession {
     if (this.currentState === 'closed') throw new SessionClosedError('attach');
     this.transport = transport;
     this.transportOpen = true;
-    this.port = new ClientPort(this.limits, new SessionSink(this), this.now);
+    this.port = new ClientPort(this.limits, new SessionSink(this, transport), this.now);
     return this.port;
   }
 
@@ -316,10 +314,6 @@ export class CrewSession {
 
   private refuse(error: CrewError): void {
     this.send(event('agent.error', { message: error.message, severity: 'warning', payload: errorPayload(error) }));
-  }
-
-  private frameReceived(kind: 'json' | 'audio', isBinary: boolean): void {
-    this.transport!.frameReceived?.(kind, isBinary);
   }
 
   private transportEnded(code: number, reason: string): void {
@@ -377,7 +371,6 @@ export class CrewSession {
         input: new Fanout<CrewEvent>(),
         children: NO_CHILDREN,
         toSink: false,
-        current: undefined,
         subscribing: false,
         detached: false,
       });
@@ -507,21 +500,15 @@ export class CrewSession {
   }
 
   private forward(w: Wired, x: CrewEvent): void {
-    // a synchronous pass-through was published where the event came from
-    if (x !== w.current) this.bus.publish(x);
+    // the bus publishes each object once: a pass-through's event is not published again
+    this.bus.publish(x);
     const children = w.children;
     for (let i = 0; i < children.length; i++) this.deliver(children[i], x);
     if (w.toSink) this.writeOut(x);
   }
 
   private deliver(w: Wired, e: CrewEvent): void {
-    const previous = w.current;
-    w.current = e;
-    try {
-      w.input.push(e);
-    } finally {
-      w.current = previous;
-    }
+    w.input.push(e);
   }
 
   private writeOut(e: CrewEvent): void {
@@ -652,7 +639,10 @@ class NodeOutput extends Subscriber<CrewEvent> {
  * small object instead of a closure each.
  */
 class SessionSink implements ClientPortSink {
-  constructor(private readonly session: CrewSession) {}
+  constructor(
+    private readonly session: CrewSession,
+    private readonly transport: CrewTransport,
+  ) {}
 
   clientEvent(e: CrewEvent): void {
     this.session['clientEvent'](e);
@@ -671,7 +661,7 @@ class SessionSink implements ClientPortSink {
   }
 
   frameReceived(kind: 'json' | 'audio', isBinary: boolean): void {
-    this.session['frameReceived'](kind, isBinary);
+    this.transport.frameReceived?.(kind, isBinary);
   }
 
   transportEnded(code: number, reason: string): void {

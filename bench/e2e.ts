@@ -101,6 +101,9 @@ export interface LevelSummary {
   runs: LevelResult[];
 }
 
+/** The full GC before each window comes this long before it (within the warm-up). */
+const COLLECT_BEFORE_WINDOW_MS = 1000;
+
 /** Cores busy elsewhere above which a run is noisy. */
 export const NOISY_CORES = 0.3;
 
@@ -137,8 +140,9 @@ const PATH = '/ws';
 /** `serverExecArgv(kind)`: Node flags for each server (`--profile` passes `--cpu-prof`). */
 export async function runE2e(cfg: E2eConfig, log: (line: string) => void, serverExecArgv: (kind: Kind) => string[] = () => []): Promise<E2eResult> {
   const servers: Record<Kind, Child> = {
-    rxcrew: new Child('rxcrew server', 'server', ['rxcrew', 'pass'], serverExecArgv('rxcrew'), SERVER_CPU),
-    bare: new Child('bare ws server', 'server', ['bare', 'pass'], serverExecArgv('bare'), SERVER_CPU),
+    // --expose-gc: each window starts from a collected heap (see `mark` in server.ts)
+    rxcrew: new Child('rxcrew server', 'server', ['rxcrew', 'pass'], ['--expose-gc', ...serverExecArgv('rxcrew')], SERVER_CPU),
+    bare: new Child('bare ws server', 'server', ['bare', 'pass'], ['--expose-gc', ...serverExecArgv('bare')], SERVER_CPU),
   };
   const load = new Child('load generator', 'loadgen', [], [], LOAD_CPU);
   try {
@@ -206,7 +210,9 @@ async function runLevel(cfg: E2eConfig, sessions: number, json: boolean, server:
   const connected = await load.call<ConnectReport>('connect', { port, path: PATH, count: sessions, rate: cfg.connectRate, maxInFlight: 100 });
   if (connected.failed > 0) throw new Error(`${connected.failed} of ${sessions} connections failed: ${connected.firstError}`);
   await load.call('startSending', { json });
-  await sleep(cfg.warmupMs);
+  await sleep(cfg.warmupMs - COLLECT_BEFORE_WINDOW_MS);
+  await server.call('collect');
+  await sleep(COLLECT_BEFORE_WINDOW_MS);
   await Promise.all([server.call('mark'), load.call('mark')]);
   const cpuAtMark = machineCpuSeconds();
   await sleep(cfg.measureMs);

@@ -24,7 +24,7 @@ interface Config {
 
 const FULL: Config = {
   inprocess: { events: 1_000_000, rounds: 7, builds: 2000 },
-  e2e: { levels: [100, 500, 1000], audioOnlyLevels: [1000], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, acceptCount: 2000, repeats: 2, quietWait: { perRun: 60_000, total: 300_000 } },
+  e2e: { levels: [100, 500, 1000], audioOnlyLevels: [1000], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, acceptCount: 2000, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
   memoryLevels: [1000, 5000],
 };
 

@@ -100,6 +100,11 @@ export class CrewSession {
   private graph: Graph | undefined = new Graph();
   private wiredNodes: readonly CrewNode[] = [];
   private readonly bus: EventBus;
+  /**
+   * Whether anyone may listen on the bus (a hook was added or `events$` was read): until then
+   * delivery does not call into the bus at all — most sessions of a server have no hooks.
+   */
+  private listened = false;
   private readonly interrupts = new Fanout<CrewEvent>();
   // the root fans out to the parentless nodes; the sink writes to the transport
   private rootTargets: readonly Wired[] = NO_CHILDREN;
@@ -147,6 +152,7 @@ export class CrewSession {
 
   /** The session's event bus: every event once, as it happens. */
   get events$(): Observable<CrewEvent> {
+    this.listened = true;
     return this.bus.events$;
   }
 
@@ -211,7 +217,9 @@ export class CrewSession {
    * (an exact type, an alias, `prefix.*` or `*`). Returns a function that removes the hook.
    */
   onEvent<E extends CrewEvent = CrewEvent>(pattern: string, handler: EventHandler<E>): () => void {
-    return this.bus.on(pattern, handler as EventHandler);
+    const off = this.bus.on(pattern, handler as EventHandler);
+    this.listened = true;
+    return off;
   }
 
   /**
@@ -474,11 +482,11 @@ export class CrewSession {
   private dispatch(kind: number, e: CrewEvent): void {
     if (kind === ROOT) {
       if (e.type === INTERRUPT) this.interrupts.push(e);
-      this.bus.publish(e);
+      if (this.listened) this.bus.publish(e);
       const targets = this.rootTargets;
       for (let i = 0; i < targets.length; i++) this.deliver(targets[i], e);
     } else {
-      this.bus.publish(e);
+      if (this.listened) this.bus.publish(e);
       this.writeOut(e);
     }
   }
@@ -501,7 +509,7 @@ export class CrewSession {
 
   private forward(w: Wired, x: CrewEvent): void {
     // the bus publishes each object once: a pass-through's event is not published again
-    this.bus.publish(x);
+    if (this.listened) this.bus.publish(x);
     const children = w.children;
     for (let i = 0; i < children.length; i++) this.deliver(children[i], x);
     if (w.toSink) this.writeOut(x);

@@ -52,6 +52,8 @@ export interface CrewAppOptions extends Partial<Omit<SessionLimits, 'maxFrameByt
   headersTimeout?: number;
   /** Who may connect; see `Authenticate`. Default: everyone. */
   authenticate?: Authenticate;
+  /** How long `authenticate` may take (ms); later, the upgrade is refused with 503. 0 turns it off. Default 10000. */
+  authenticateTimeout?: number;
   /** `Origin` values allowed to open a WebSocket (403 otherwise). Requests without `Origin` (non-browser) pass. Default: any. */
   allowedOrigins?: readonly string[];
   /** `ws`'s per-message deflate. Default `false` (no gain on PCM, costs CPU and memory). */
@@ -77,6 +79,7 @@ export const APP_DEFAULTS = Object.freeze({
   setupTimeout: 10_000,
   closeTimeout: 10_000,
   headersTimeout: 10_000,
+  authenticateTimeout: 10_000,
   perMessageDeflate: false,
 });
 
@@ -99,7 +102,7 @@ export function resolveAppOptions(options: CrewAppOptions): ResolvedAppOptions {
       throw new InvalidArgumentError(`CrewApp: ${key} must be a positive integer, got ${String(merged[key])}`);
     }
   }
-  const durations = ['heartbeatInterval', 'idleTimeout', 'setupTimeout', 'closeTimeout', 'headersTimeout'] as const;
+  const durations = ['heartbeatInterval', 'idleTimeout', 'setupTimeout', 'closeTimeout', 'headersTimeout', 'authenticateTimeout'] as const;
   for (const key of durations) {
     if (!Number.isFinite(merged[key]) || merged[key] < 0) {
       throw new InvalidArgumentError(`CrewApp: ${key} must be a number of milliseconds ≥ 0, got ${String(merged[key])}`);

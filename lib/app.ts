@@ -226,6 +226,7 @@ export class CrewApp {
       socket.off('close', gone);
       if (!this.authenticating.delete(socket) || socket.destroyed) return; // gone, or answered by close()
       if (auth === REFUSED) return refuseUpgrade(socket, 401, 'Unauthorized');
+      if (auth === TIMED_OUT) return refuseUpgrade(socket, 503, 'Service Unavailable');
       this.wss!.handleUpgrade(req, socket, head, (ws) => {
         socket.off('error', ignore); // the WebSocket listens for errors now
         this.accept(ws, auth);
@@ -234,13 +235,26 @@ export class CrewApp {
   }
 
   private async authenticate(req: IncomingMessage): Promise<unknown> {
-    if (this.options.authenticate === undefined) return undefined;
+    const { authenticate, authenticateTimeout, logger } = this.options;
+    if (authenticate === undefined) return undefined;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const auth = await this.options.authenticate(req);
+      const verdict = (async () => authenticate(req))();
+      const auth =
+        authenticateTimeout > 0
+          ? await Promise.race([verdict, new Promise((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), authenticateTimeout)))])
+          : await verdict;
+      if (auth === TIMED_OUT) {
+        verdict.catch(() => undefined); // a late rejection has no one to tell
+        logger.warn(`rxcrew: authenticate did not answer within ${authenticateTimeout} ms; refusing the connection (503)`);
+        return TIMED_OUT;
+      }
       return auth === false || auth === null || auth === undefined ? REFUSED : auth;
     } catch (err) {
-      this.options.logger.warn('rxcrew: authenticate threw; refusing the connection:', err);
+      logger.warn('rxcrew: authenticate threw; refusing the connection:', err);
       return REFUSED;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -343,6 +357,7 @@ export const AtomsCrewApp = CrewApp;
 export type AtomsCrewApp = CrewApp;
 
 const REFUSED = Symbol('refused');
+const TIMED_OUT = Symbol('timed out');
 const ignore = () => undefined;
 /** The WebSocket subprotocol the server agrees on when a client offers it. */
 const SUBPROTOCOL = 'rxcrew';

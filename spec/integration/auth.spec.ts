@@ -95,6 +95,16 @@ describe('CrewApp authentication and origin checks (real ws clients)', () => {
       expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/authenticate threw/), expect.objectContaining({ message: 'auth backend down' }));
     });
 
+    it('refuses with 503 an authenticate that does not answer within authenticateTimeout, and logs it', async () => {
+      const logger = recordingLogger();
+      const never = new Promise<unknown>(() => undefined);
+      const { connect, app, setup } = await start({ authenticate: () => never, authenticateTimeout: 50, logger });
+      await expect(connect()).rejects.toThrow('upgrade refused: 503');
+      expect(setup).not.toHaveBeenCalled();
+      expect(app.sessions.size).toBe(0);
+      expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/authenticate did not answer within 50 ms/));
+    });
+
     it('waits for an async authenticate', async () => {
       const verdict = deferred<unknown>();
       const asked = deferred<IncomingMessage>();

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidArgumentError } from './errors';
-import type { CrewLogger, CrewSession, SessionLimits } from './session';
-import { DEFAULT_SESSION_LIMITS } from './session';
+import type { CrewSession } from './session';
+import type { CrewLogger, SessionLimits } from './session-options';
+import { DEFAULT_SESSION_LIMITS } from './session-options';
 
 /** Called once per connection with that connection's new session. */
 export type SetupHandler = (session: CrewSession) => void | Promise<void>;

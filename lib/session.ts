@@ -16,47 +16,16 @@ import { CrewEvent, event } from './events';
 import { Graph } from './graph';
 import { EventHandler } from './hooks';
 import { EventBus } from './internal/event-bus';
-import { ClientLimits, ClientPort, ClientPortSink, DEFAULT_CLIENT_LIMITS } from './internal/client-port';
+import { ClientPort, ClientPortSink } from './internal/client-port';
 import { Fanout } from './internal/fanout';
 import { CloseCodes, CrewConnection, CrewTransport, isAllowedCloseCode } from './transport';
 import { AudioFormat, DEFAULT_AUDIO_FORMAT } from './audio/format';
 import { BackgroundCrewNode, CrewNode, NodeContext } from './node';
+import { CrewLogger, CrewSessionOptions, SessionState, sessionLimits, SessionLimits } from './session-options';
 import './catalog';
 
-/** Where the runtime writes what it cannot send to a client. */
-export interface CrewLogger {
-  error(...args: unknown[]): void;
-  warn(...args: unknown[]): void;
-  info(...args: unknown[]): void;
-}
-
-export interface CrewSessionOptions {
-  /** Default: a random UUID. */
-  id?: string;
-  /** Default: `console`. */
-  logger?: CrewLogger;
-  /** How long teardown waits for hooks still running (ms). Default 5000. */
-  teardownTimeout?: number;
-  /** Limits on what the client may send; see `DEFAULT_SESSION_LIMITS`. */
-  limits?: Partial<SessionLimits>;
-  /** Who the client is, as `CrewApp`'s `authenticate` found (available as `session.auth`). */
-  auth?: unknown;
-  /** The clock for rate limits (ms). Default `performance.now`. */
-  now?: () => number;
-}
-
-/** Limits on one client: what `ClientLimits` has, and the events held before `start()`. */
-export interface SessionLimits extends ClientLimits {
-  /** Client events held before `start()`; one more closes the connection (1008). */
-  maxPrestartEvents: number;
-}
-
-export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
-  ...DEFAULT_CLIENT_LIMITS,
-  maxPrestartEvents: 1024,
-});
-
-export type SessionState = 'created' | 'running' | 'closed';
+export { DEFAULT_SESSION_LIMITS } from './session-options';
+export type { CrewLogger, CrewSessionOptions, SessionLimits, SessionState } from './session-options';
 
 const ROOT = 0;
 const SINK = 1;
@@ -677,14 +646,6 @@ class SessionSink implements ClientPortSink {
   }
 }
 
-/** The limits as given, when complete and frozen (as `CrewApp` passes them to each session), else a frozen copy. */
-function sessionLimits(limits: Partial<SessionLimits> | undefined): Readonly<SessionLimits> {
-  if (limits === undefined) return DEFAULT_SESSION_LIMITS;
-  if (Object.isFrozen(limits) && (Object.keys(DEFAULT_SESSION_LIMITS) as Array<keyof SessionLimits>).every((k) => limits[k] !== undefined)) {
-    return limits as Readonly<SessionLimits>;
-  }
-  return Object.freeze({ ...DEFAULT_SESSION_LIMITS, ...limits });
-}
 
 function errorPayload(error: CrewError): Record<string, unknown> {
   const issues = (error as { issues?: unknown }).issues;

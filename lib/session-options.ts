@@ -1,0 +1,45 @@
+import { ClientLimits, DEFAULT_CLIENT_LIMITS } from './internal/client-port';
+
+/** Where the runtime writes what it cannot send to a client. */
+export interface CrewLogger {
+  error(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+}
+
+export interface CrewSessionOptions {
+  /** Default: a random UUID. */
+  id?: string;
+  /** Default: `console`. */
+  logger?: CrewLogger;
+  /** How long teardown waits for hooks still running (ms). Default 5000. */
+  teardownTimeout?: number;
+  /** Limits on what the client may send; see `DEFAULT_SESSION_LIMITS`. */
+  limits?: Partial<SessionLimits>;
+  /** Who the client is, as `CrewApp`'s `authenticate` found (available as `session.auth`). */
+  auth?: unknown;
+  /** The clock for rate limits (ms). Default `performance.now`. */
+  now?: () => number;
+}
+
+/** Limits on one client: what `ClientLimits` has, and the events held before `start()`. */
+export interface SessionLimits extends ClientLimits {
+  /** Client events held before `start()`; one more closes the connection (1008). */
+  maxPrestartEvents: number;
+}
+
+export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
+  ...DEFAULT_CLIENT_LIMITS,
+  maxPrestartEvents: 1024,
+});
+
+export type SessionState = 'created' | 'running' | 'closed';
+
+/** The limits as given, when complete and frozen (as `CrewApp` passes them to each session), else a frozen copy. */
+export function sessionLimits(limits: Partial<SessionLimits> | undefined): Readonly<SessionLimits> {
+  if (limits === undefined) return DEFAULT_SESSION_LIMITS;
+  if (Object.isFrozen(limits) && (Object.keys(DEFAULT_SESSION_LIMITS) as Array<keyof SessionLimits>).every((k) => limits[k] !== undefined)) {
+    return limits as Readonly<SessionLimits>;
+  }
+  return Object.freeze({ ...DEFAULT_SESSION_LIMITS, ...limits });
+}

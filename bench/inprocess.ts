@@ -109,6 +109,73 @@ export function startCost(args: { builds: number; rounds: number }): StartCostRe
   return { nodes: shape.nodes.length, edges: shape.edges.length, rxcrewUs: median(crew), rxjsUs: median(bare) };
 }
 
+export interface ClientFramesArgs {
+  kind: 'audio' | 'json';
+  sessions: number;
+  /** Frames per session per round. */
+  frames: number;
+  rounds: number;
+}
+
+export interface ClientFramesResult {
+  kind: ClientFramesArgs['kind'];
+  sessions: number;
+  /** Median ns per client frame through rxcrew: `connection.receive` → port → one pass-through node → transport. */
+  rxcrewNs: number;
+  /** Median ns per frame for the work any server does with it: audio wrapped in an event and handed on; JSON parsed and stringified. */
+  plainNs: number;
+}
+
+/**
+ * The client-frame path without sockets, `sessions` sessions fed round-robin
+ * (so each frame touches another session's objects, as on a busy server).
+ */
+export function clientFrames(args: ClientFramesArgs): ClientFramesResult {
+  let sent = 0;
+  const transport = { send: () => void sent++, close: () => undefined };
+  const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined };
+  const limits = { maxAudioFramesPerSecond: 1e9, maxEventsPerSecond: 1e9 };
+  const connections = Array.from({ length: args.sessions }, () => {
+    const session = buildSession(new CrewSession({ limits, logger: quiet }), { nodes: ['pass'], edges: [] });
+    return session.attach(transport);
+  });
+  const frames = connections.map((_, i) =>
+    args.kind === 'audio'
+      ? Buffer.alloc(640, i & 0xff)
+      : Buffer.from(JSON.stringify({ type: 'agent.transcript.update', role: 'user', content: `bench ${i}`, bench_t: i + 0.5 })),
+  );
+  const binary = args.kind === 'audio';
+  const plainOut: unknown[] = [];
+  const plain = (data: Buffer): void => {
+    // audio: the event a runtime would hand on; JSON: parse, then stringify the echo
+    plainOut[0] = binary ? { type: 'user.audio', audio: data, sample_rate: 16000 } : JSON.stringify(JSON.parse(data.toString('utf8')));
+    sent++;
+  };
+  const time = (f: () => void): number => {
+    gc();
+    const start = process.hrtime.bigint();
+    f();
+    return Number(process.hrtime.bigint() - start) / (args.frames * args.sessions);
+  };
+  const viaRxcrew = () => {
+    for (let k = 0; k < args.frames; k++) for (let i = 0; i < connections.length; i++) connections[i].receive(frames[i], binary);
+  };
+  const viaPlain = () => {
+    for (let k = 0; k < args.frames; k++) for (let i = 0; i < frames.length; i++) plain(frames[i]);
+  };
+  viaRxcrew(); // warm-up
+  viaPlain();
+  const crew: number[] = [];
+  const bare: number[] = [];
+  for (let r = 0; r < args.rounds; r++) {
+    const before = sent;
+    crew.push(time(viaRxcrew));
+    if (sent - before !== args.frames * args.sessions) throw new Error(`rxcrew sent ${sent - before} of ${args.frames * args.sessions} frames`);
+    bare.push(time(viaPlain));
+  }
+  return { kind: args.kind, sessions: args.sessions, rxcrewNs: median(crew), plainNs: median(bare) };
+}
+
 /** Runs only rxcrew's variant for `ms` (for `--profile`, so that the CPU profile holds nothing else). */
 export function spin(args: { topology: ThroughputArgs['topology']; hooks: number; ms: number }): { events: number } {
   const { shape } = SHAPES[args.topology];
@@ -123,4 +190,4 @@ export function spin(args: { topology: ThroughputArgs['topology']; hooks: number
   return { events };
 }
 
-if (require.main === module) serve({ throughput, startCost, spin });
+if (require.main === module) serve({ throughput, startCost, clientFrames, spin });

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { E2eConfig, E2eResult, NOISY_CORES, runE2e, waitQuiet } from './e2e';
-import type { StartCostResult, ThroughputArgs, ThroughputResult } from './inprocess';
+import type { ClientFramesArgs, ClientFramesResult, StartCostResult, ThroughputArgs, ThroughputResult } from './inprocess';
 import { canPin, Child, LOAD_CPU, SERVER_CPU } from './ipc';
 import { MemoryResult, runMemory } from './memory';
 import { runProfiles } from './profile';
@@ -53,7 +53,13 @@ async function inprocessSuite(cfg: Config['inprocess']) {
     }
     const start = await child.call<StartCostResult>('startCost', { builds: cfg.builds, rounds: cfg.rounds });
     log(`  20-node graph: rxcrew ${fmt(start.rxcrewUs)} µs, bare RxJS ${fmt(start.rxjsUs)} µs`);
-    return { throughput, start };
+    const frames: ClientFramesResult[] = [];
+    for (const kind of ['audio', 'json'] as const) {
+      const r = await child.call<ClientFramesResult>('clientFrames', { kind, sessions: 1000, frames: 20, rounds: cfg.rounds } satisfies ClientFramesArgs);
+      frames.push(r);
+      log(`  client ${kind} frames over 1,000 sessions: rxcrew ${fmt(r.rxcrewNs)} ns/frame, plain ${fmt(r.plainNs)}`);
+    }
+    return { throughput, start, frames };
   } finally {
     await child.stop();
   }
@@ -88,6 +94,9 @@ function rows(inproc?: Inprocess, e2e?: E2eResult, memory?: MemoryResult): Row[]
     out.push(costRow(`${n}: RSS`, 'KiB/session', x.rssPerSession / 1024, b.rssPerSession / 1024, 'bare ws', TARGETS.memoryRatio));
     // the target is held against RSS, what a session costs the process; the heap is the part V8 holds (shown, no target)
     out.push(costRow(`${n}: heap used`, 'KiB/session', x.heapPerSession / 1024, b.heapPerSession / 1024, 'bare ws'));
+  }
+  for (const r of inproc?.frames ?? []) {
+    out.push(costRow(`client ${r.kind === 'audio' ? 'audio frame' : 'JSON event'}, 1,000 sessions round-robin (no socket)`, 'ns', r.rxcrewNs, r.plainNs, r.kind === 'audio' ? 'plain: wrap and hand on' : 'plain: parse + stringify'));
   }
   if (inproc) out.push(costRow('start: build + validate + wire a 20-node graph', 'µs', inproc.start.rxcrewUs, inproc.start.rxjsUs, 'bare RxJS'));
   if (e2e) out.push(rateRow('start: sessions accepted per second', '/s', e2e.accept.rxcrew.perSec, e2e.accept.bare.perSec, 'bare ws'));

@@ -24,7 +24,7 @@ export class CrewApp {
   private readonly live = new Map<string, CrewSession>();
   private readonly transports = new Map<string, WsTransport>();
   /** Upgrade requests waiting for `authenticate`: answered 503 by `close()`, which must not wait for them. */
-  private readonly authenticating = new Set<Duplex>();
+  private readonly authenticating = new Map<Duplex, NodeJS.Timeout | undefined>();
   private server: Server | undefined;
   private wss: WebSocketServer | undefined;
   private accepting = false;
@@ -140,7 +140,10 @@ export class CrewApp {
 
   private async shutdown(): Promise<void> {
     this.accepting = false;
-    for (const socket of this.authenticating) refuseUpgrade(socket, 503, 'Service Unavailable');
+    for (const [socket, timer] of this.authenticating) {
+      clearTimeout(timer);
+      refuseUpgrade(socket, 503, 'Service Unavailable');
+    }
     this.authenticating.clear();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
@@ -218,15 +221,30 @@ export class CrewApp {
     if (this.options.allowedOrigins && origin !== undefined && !this.options.allowedOrigins.includes(origin)) {
       return refuseUpgrade(socket, 403, 'Forbidden');
     }
-    this.authenticating.add(socket);
-    const gone = () => this.authenticating.delete(socket);
-    socket.once('close', gone);
-    void this.authenticate(req).then((auth) => {
+    const { authenticate, authenticateTimeout, logger } = this.options;
+    // a socket waiting for its verdict; whoever takes it out of `authenticating` answers it
+    const settle = (): boolean => {
+      const waiting = this.authenticating.has(socket);
+      clearTimeout(this.authenticating.get(socket));
+      this.authenticating.delete(socket);
       // the listener shares this scope, which holds the request: it must not stay with the connection
-      socket.off('close', gone);
-      if (!this.authenticating.delete(socket) || socket.destroyed) return; // gone, or answered by close()
+      socket.off('close', settle);
+      return waiting && !socket.destroyed;
+    };
+    const timer =
+      authenticate !== undefined && authenticateTimeout > 0
+        ? setTimeout(() => {
+            if (!settle()) return;
+            logger.warn(`rxcrew: authenticate did not answer within ${authenticateTimeout} ms; refusing the connection (503)`);
+            refuseUpgrade(socket, 503, 'Service Unavailable');
+          }, authenticateTimeout)
+        : undefined;
+    timer?.unref();
+    this.authenticating.set(socket, timer);
+    socket.once('close', settle);
+    void this.authenticate(req).then((auth) => {
+      if (!settle()) return; // gone, answered by close(), or timed out
       if (auth === REFUSED) return refuseUpgrade(socket, 401, 'Unauthorized');
-      if (auth === TIMED_OUT) return refuseUpgrade(socket, 503, 'Service Unavailable');
       this.wss!.handleUpgrade(req, socket, head, (ws) => {
         socket.off('error', ignore); // the WebSocket listens for errors now
         this.accept(ws, auth);
@@ -235,26 +253,13 @@ export class CrewApp {
   }
 
   private async authenticate(req: IncomingMessage): Promise<unknown> {
-    const { authenticate, authenticateTimeout, logger } = this.options;
-    if (authenticate === undefined) return undefined;
-    let timer: NodeJS.Timeout | undefined;
+    if (this.options.authenticate === undefined) return undefined;
     try {
-      const verdict = (async () => authenticate(req))();
-      const auth =
-        authenticateTimeout > 0
-          ? await Promise.race([verdict, new Promise((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), authenticateTimeout)))])
-          : await verdict;
-      if (auth === TIMED_OUT) {
-        verdict.catch(() => undefined); // a late rejection has no one to tell
-        logger.warn(`rxcrew: authenticate did not answer within ${authenticateTimeout} ms; refusing the connection (503)`);
-        return TIMED_OUT;
-      }
+      const auth = await this.options.authenticate(req);
       return auth === false || auth === null || auth === undefined ? REFUSED : auth;
     } catch (err) {
-      logger.warn('rxcrew: authenticate threw; refusing the connection:', err);
+      this.options.logger.warn('rxcrew: authenticate threw; refusing the connection:', err);
       return REFUSED;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -357,7 +362,6 @@ export const AtomsCrewApp = CrewApp;
 export type AtomsCrewApp = CrewApp;
 
 const REFUSED = Symbol('refused');
-const TIMED_OUT = Symbol('timed out');
 const ignore = () => undefined;
 /** The WebSocket subprotocol the server agrees on when a client offers it. */
 const SUBPROTOCOL = 'rxcrew';

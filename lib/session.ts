@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Observable, Subscriber, Subscription } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { SessionContext } from './context';
 import {
   AlreadyStartedError,
@@ -9,41 +9,25 @@ import {
   errorClass,
   GraphLockedError,
   InvalidArgumentError,
-  NodeSetupError,
   SessionClosedError,
 } from './errors';
 import { CrewEvent, event } from './events';
 import { Graph } from './graph';
 import { EventHandler } from './hooks';
+import { Delivery, ROOT, SINK } from './internal/delivery';
 import { EventBus } from './internal/event-bus';
 import { ClientPort, ClientPortSink } from './internal/client-port';
 import { Fanout } from './internal/fanout';
 import { CloseCodes, CrewConnection, CrewTransport, isAllowedCloseCode } from './transport';
 import { AudioFormat, DEFAULT_AUDIO_FORMAT } from './audio/format';
-import { BackgroundCrewNode, CrewNode, NodeContext } from './node';
+import { CrewNode, NodeContext } from './node';
 import { CrewLogger, CrewSessionOptions, SessionState, sessionLimits, SessionLimits } from './session-options';
 import './catalog';
 
 export { DEFAULT_SESSION_LIMITS } from './session-options';
 export type { CrewLogger, CrewSessionOptions, SessionLimits, SessionState } from './session-options';
 
-const ROOT = 0;
-const SINK = 1;
-const INTERRUPT = 'system.control.interrupt';
-const NO_CHILDREN: readonly Wired[] = Object.freeze([]);
 const defaultNow = () => performance.now();
-
-/** A node as wired: its input and where its output goes. */
-interface Wired {
-  readonly node: CrewNode;
-  readonly input: Fanout<CrewEvent>;
-  children: readonly Wired[];
-  toSink: boolean;
-  output$?: Observable<CrewEvent>;
-  subscription?: Subscription;
-  subscribing: boolean;
-  detached: boolean;
-}
 
 /**
  * One conversation: the graph of nodes for one connection, its hooks, its
@@ -51,8 +35,8 @@ interface Wired {
  * published once on the session's bus (`events$`, `onEvent`).
  *
  * Order is kept end to end: an event sent or injected while another is being
- * delivered waits behind it (a per-session trampoline), so RxJS re-entrancy
- * never reorders what nodes or the client see.
+ * delivered waits behind it (a per-session trampoline, in `Delivery`), so RxJS
+ * re-entrancy never reorders what nodes or the client see.
  */
 export class CrewSession {
   readonly id: string;
@@ -69,34 +53,19 @@ export class CrewSession {
   private graph: Graph | undefined = new Graph();
   private wiredNodes: readonly CrewNode[] = [];
   private readonly bus: EventBus;
-  /**
-   * Whether anyone may listen on the bus (a hook was added or `events$` was read): until then
-   * delivery does not call into the bus at all — most sessions of a server have no hooks.
-   */
-  private listened = false;
   private readonly interrupts = new Fanout<CrewEvent>();
-  // the root fans out to the parentless nodes; the sink writes to the transport
-  private rootTargets: readonly Wired[] = NO_CHILDREN;
+  /** The graph at run time: the trampoline, the nodes' wiring, the way out to the client. */
+  private readonly delivery: Delivery;
   private readonly logger: CrewLogger;
   private readonly teardownTimeout: number;
 
   private currentState: SessionState = 'created';
   private ending = false;
-  private wired: Wired[] = [];
-  private transport: CrewTransport | undefined;
   private port: ClientPort | undefined;
-  private transportOpen = false;
   private prestart: CrewEvent[] | undefined;
-  private holding: CrewEvent[] | undefined;
   private format: Readonly<AudioFormat> = DEFAULT_AUDIO_FORMAT;
   private initEvent: CrewEvent | undefined;
   private initWaiters: Array<(init: CrewEvent | undefined) => void> | undefined;
-
-  // trampoline: work that arrives while a delivery is in progress waits here
-  private depth = 0;
-  private queueKinds: number[] | undefined;
-  private queueEvents: CrewEvent[] | undefined;
-  private queueHead = 0;
 
   private completion: Promise<void> | undefined;
   private complete: (() => void) | undefined;
@@ -116,12 +85,13 @@ export class CrewSession {
     this.limits = sessionLimits(options.limits);
     this.now = options.now ?? defaultNow;
     this.bus = new EventBus(this, this.logger);
+    this.delivery = new Delivery(this, this.bus, this.interrupts, this.logger);
     this.nodeContext = Object.freeze({ session: this, context: this.context, interrupt$: this.interrupts });
   }
 
   /** The session's event bus: every event once, as it happens. */
   get events$(): Observable<CrewEvent> {
-    this.listened = true;
+    this.delivery.listened = true;
     return this.bus.events$;
   }
 
@@ -187,7 +157,7 @@ export class CrewSession {
    */
   onEvent<E extends CrewEvent = CrewEvent>(pattern: string, handler: EventHandler<E>): () => void {
     const off = this.bus.on(pattern, handler as EventHandler);
-    this.listened = true;
+    this.delivery.listened = true;
     return off;
   }
 
@@ -214,23 +184,24 @@ export class CrewSession {
       throw new AlreadyStartedError();
     }
     if (this.currentState === 'closed' || this.ending) throw new SessionClosedError('start');
+    const graph = this.graph!;
     try {
-      this.wire();
+      this.delivery.wire(graph, this.nodeContext);
     } catch (err) {
-      this.holding = undefined;
+      this.delivery.abandon();
       this.logger.error(`rxcrew: session ${this.id}: start failed:`, err);
       void this.fail(err, 'start failed');
       throw err;
     }
+    // the graph's maps are for building; a running session keeps only its node list
+    this.wiredNodes = graph.nodes.slice(); // sized exactly
+    this.graph = undefined;
     this.currentState = 'running';
-    const held = this.holding ?? [];
-    this.holding = undefined;
-    this.enter(SINK, event('agent.ready', { session_id: this.id }));
-    for (const e of held) this.writeOut(e);
-    this.enter(ROOT, event('system.user.joined', { session_id: this.id }));
+    this.delivery.open(event('agent.ready', { session_id: this.id }));
+    this.delivery.enter(ROOT, event('system.user.joined', { session_id: this.id }));
     const buffered = this.prestart;
     this.prestart = undefined;
-    if (buffered !== undefined) for (const e of buffered) this.enter(ROOT, e);
+    if (buffered !== undefined) for (const e of buffered) this.delivery.enter(ROOT, e);
   }
 
   /** Resolves when the connection has ended and teardown has run. */
@@ -256,7 +227,7 @@ export class CrewSession {
   send(e: CrewEvent): void {
     assertEvent(e, 'send');
     if (this.currentState === 'closed') return;
-    this.enter(SINK, e);
+    this.delivery.enter(SINK, e);
   }
 
   /** Puts an event into the graph, through the root, as if the client had sent it. */
@@ -267,7 +238,7 @@ export class CrewSession {
       (this.prestart ??= []).push(e);
       return;
     }
-    this.enter(ROOT, e);
+    this.delivery.enter(ROOT, e);
   }
 
   /**
@@ -275,10 +246,10 @@ export class CrewSession {
    * connection to feed client frames into. One transport per session.
    */
   attach(transport: CrewTransport): CrewConnection {
-    if (this.transport !== undefined) throw new InvalidArgumentError('attach: this session already has a transport');
+    if (this.delivery.transport !== undefined) throw new InvalidArgumentError('attach: this session already has a transport');
     if (this.currentState === 'closed') throw new SessionClosedError('attach');
-    this.transport = transport;
-    this.transportOpen = true;
+    this.delivery.transport = transport;
+    this.delivery.transportOpen = true;
     this.port = new ClientPort(this.limits, new SessionSink(this, transport), this.now);
     return this.port;
   }
@@ -294,7 +265,7 @@ export class CrewSession {
   }
 
   private transportEnded(code: number, reason: string): void {
-    this.transportOpen = false;
+    this.delivery.transportOpen = false;
     void this.end(code, reason, false);
   }
 
@@ -317,7 +288,7 @@ export class CrewSession {
       return;
     }
     if (e.type === 'system.init') this.applyInit(e);
-    this.enter(ROOT, e);
+    this.delivery.enter(ROOT, e);
   }
 
   private applyInit(init: CrewEvent): void {
@@ -331,174 +302,6 @@ export class CrewSession {
       outputSampleRate: audio?.output_sample_rate ?? this.format.outputSampleRate,
     };
     if (this.initWaiters !== undefined) for (const settle of [...this.initWaiters]) settle(init);
-  }
-
-  // ---- wiring ----------------------------------------------------------
-
-  private wire(): void {
-    const graph = this.graph!;
-    graph.lock();
-    const order = graph.validate();
-    // create every input first, then call the nodes, then connect (leaves first,
-    // so that an emission made while subscribing reaches subscribed children)
-    const byNode = new Map<CrewNode, Wired>();
-    for (const n of order) {
-      byNode.set(n, {
-        node: n,
-        input: new Fanout<CrewEvent>(),
-        children: NO_CHILDREN,
-        toSink: false,
-        subscribing: false,
-        detached: false,
-      });
-    }
-    for (const w of byNode.values()) {
-      const children = graph.children(w.node);
-      if (children.length > 0) w.children = children.map((child) => byNode.get(child)!);
-      w.toSink = children.length === 0 && !(w.node instanceof BackgroundCrewNode);
-    }
-    this.wired = [...byNode.values()];
-    for (const w of this.wired) {
-      try {
-        w.output$ = w.node.process(w.input, this.nodeContext);
-      } catch (err) {
-        throw new NodeSetupError(w.node.name, err);
-      }
-      if (w.output$ === null || typeof w.output$?.subscribe !== 'function') {
-        throw new NodeSetupError(w.node.name, new TypeError('process() must return an Observable'));
-      }
-    }
-    this.rootTargets = graph.nodes.filter((n) => graph.parents(n).length === 0).map((n) => byNode.get(n)!);
-    // the graph's maps are for building; a running session keeps only what delivery needs
-    this.wiredNodes = graph.nodes.slice(); // sized exactly
-    this.graph = undefined;
-    this.holding = [];
-    this.depth++;
-    try {
-      for (let i = this.wired.length - 1; i >= 0; i--) this.subscribeNode(this.wired[i]);
-    } finally {
-      this.depth--;
-    }
-  }
-
-  private subscribeNode(w: Wired): void {
-    w.subscribing = true;
-    const subscription = w.output$!.subscribe(new NodeOutput(this, w));
-    w.subscribing = false;
-    if (!w.detached && !subscription.closed) w.subscription = subscription;
-  }
-
-  /** A node's pipeline failed (`NodeOutput` reports it). */
-  private nodeFailed(w: Wired, err: unknown): void {
-    const name = w.node.name;
-    const stop = w.node.onError === 'stop-session';
-    const detach = !stop && w.subscribing;
-    const what = detach ? 'failed while subscribing and is detached' : 'failed';
-    const report = event('agent.error', {
-      message: `node "${name}" ${what}: ${describeError(err)}`,
-      severity: stop ? 'fatal' : 'warning',
-      payload: { code: ErrorCodes.NODE_FAILED, node_name: name, error_class: errorClass(err), message: describeError(err) },
-    });
-    this.send(report);
-    if (stop) {
-      void this.end(CloseCodes.INTERNAL_ERROR, `node "${name}" failed`, true);
-    } else if (detach) {
-      w.detached = true;
-    } else if (!this.ending && this.currentState !== 'closed') {
-      this.subscribeNode(w); // resubscribe: closure state in process() survives
-    }
-  }
-
-  // ---- delivery --------------------------------------------------------
-
-  /** Runs `kind` now, or queues it behind the delivery in progress. */
-  private enter(kind: number, e: CrewEvent): void {
-    if (this.depth > 0) {
-      const kinds = (this.queueKinds ??= []);
-      const events = (this.queueEvents ??= []);
-      if (kind === ROOT && e.type === INTERRUPT) {
-        // an interrupt jumps ahead of the work queued behind the delivery in progress
-        kinds.splice(this.queueHead, 0, kind);
-        events.splice(this.queueHead, 0, e);
-      } else {
-        kinds.push(kind);
-        events.push(e);
-      }
-      return;
-    }
-    this.depth = 1;
-    try {
-      this.dispatch(kind, e);
-      this.drain();
-    } finally {
-      this.depth = 0;
-    }
-  }
-
-  private drain(): void {
-    const events = this.queueEvents;
-    if (events === undefined || events.length === 0) return; // the common case: nothing was queued
-    const kinds = this.queueKinds!;
-    while (this.queueHead < events.length) {
-      const i = this.queueHead++;
-      this.dispatch(kinds[i], events[i]);
-    }
-    this.queueHead = 0;
-    kinds.length = 0;
-    events.length = 0;
-  }
-
-  private dispatch(kind: number, e: CrewEvent): void {
-    if (kind === ROOT) {
-      if (e.type === INTERRUPT) this.interrupts.push(e);
-      if (this.listened) this.bus.publish(e);
-      const targets = this.rootTargets;
-      for (let i = 0; i < targets.length; i++) this.deliver(targets[i], e);
-    } else {
-      if (this.listened) this.bus.publish(e);
-      this.writeOut(e);
-    }
-  }
-
-  /** A node emitted `x`. */
-  private emitFrom(w: Wired, x: CrewEvent): void {
-    if (this.depth > 0) {
-      this.forward(w, x);
-      return;
-    }
-    // an asynchronous emission starts a delivery of its own
-    this.depth = 1;
-    try {
-      this.forward(w, x);
-      this.drain();
-    } finally {
-      this.depth = 0;
-    }
-  }
-
-  private forward(w: Wired, x: CrewEvent): void {
-    // the bus publishes each object once: a pass-through's event is not published again
-    if (this.listened) this.bus.publish(x);
-    const children = w.children;
-    for (let i = 0; i < children.length; i++) this.deliver(children[i], x);
-    if (w.toSink) this.writeOut(x);
-  }
-
-  private deliver(w: Wired, e: CrewEvent): void {
-    w.input.push(e);
-  }
-
-  private writeOut(e: CrewEvent): void {
-    if (this.holding !== undefined) {
-      this.holding.push(e);
-      return;
-    }
-    if (!this.transportOpen) return;
-    try {
-      this.transport!.send(e);
-    } catch (err) {
-      this.logger.error(`rxcrew: session ${this.id}: transport failed to send "${e.type}":`, err);
-    }
   }
 
   // ---- ending ----------------------------------------------------------
@@ -520,6 +323,7 @@ export class CrewSession {
   private end(code: number, reason: string, closeTransport: boolean): Promise<void> {
     if (this.endPromise === undefined) {
       this.ending = true;
+      this.delivery.stopped = true;
       if (this.port !== undefined) this.port.closed = true;
       this.endPromise = new Promise<void>((resolve) => {
         const run = () => {
@@ -531,7 +335,7 @@ export class CrewSession {
           });
         };
         // teardown delivers events itself, so it waits for the delivery in progress to finish
-        if (this.depth === 0) run();
+        if (!this.delivery.busy) run();
         else queueMicrotask(run);
       });
     }
@@ -539,37 +343,20 @@ export class CrewSession {
   }
 
   private teardown(code: number, reason: string, closeTransport: boolean): void {
-    const left = event('system.user.left', { session_id: this.id, code, reason });
-    this.depth = 1;
-    try {
-      if (this.currentState === 'running') {
-        this.dispatch(ROOT, left);
-        this.drain();
-        // let nodes flush: complete inputs in topological order
-        for (const w of this.wired) w.input.complete();
-      } else {
-        this.bus.publish(left);
-      }
-      this.drain();
-    } finally {
-      this.depth = 0;
-    }
-    if (closeTransport && this.transportOpen) {
-      this.transportOpen = false;
+    const delivery = this.delivery;
+    delivery.finish(event('system.user.left', { session_id: this.id, code, reason }), this.currentState === 'running');
+    if (closeTransport && delivery.transportOpen) {
+      delivery.transportOpen = false;
       try {
-        this.transport!.close(code, reason);
+        delivery.transport!.close(code, reason);
       } catch (err) {
         this.logger.error(`rxcrew: session ${this.id}: transport failed to close:`, err);
       }
     }
-    this.transportOpen = false;
     this.currentState = 'closed';
     this.bus.silence();
-    for (const w of this.wired) w.subscription?.unsubscribe();
-    this.rootTargets = NO_CHILDREN;
-    this.interrupts.complete();
+    delivery.dispose();
     this.prestart = undefined;
-    this.holding = undefined;
     if (this.initWaiters !== undefined) for (const settle of [...this.initWaiters]) settle(undefined);
   }
 
@@ -578,36 +365,6 @@ export class CrewSession {
     if (this.currentState === 'closed' || this.ending) throw new SessionClosedError(method);
     if (this.graph === undefined) throw new GraphLockedError(method);
     return this.graph;
-  }
-}
-
-/**
- * What the session subscribes to a node's output with. A `Subscriber` of its
- * own, so that RxJS does not wrap a plain observer (two objects and two
- * closures per node per session): emissions go on through the graph, an error
- * is reported by the session. A background node's emissions are dropped.
- */
-class NodeOutput extends Subscriber<CrewEvent> {
-  private readonly background: boolean;
-
-  constructor(
-    private readonly session: CrewSession,
-    private readonly wired: Wired,
-  ) {
-    super();
-    this.background = wired.node instanceof BackgroundCrewNode;
-  }
-
-  protected override _next(x: CrewEvent): void {
-    if (!this.background) this.session['emitFrom'](this.wired, x);
-  }
-
-  protected override _error(err: unknown): void {
-    try {
-      this.session['nodeFailed'](this.wired, err);
-    } finally {
-      this.unsubscribe();
-    }
   }
 }
 

@@ -73,7 +73,7 @@ export class CrewApp {
     const { headersTimeout } = this.options;
     // Node enforces headersTimeout only when it checks, every connectionsCheckingInterval
     // (30 s by default): check often enough that a slow upgrade request is cut on time
-    const connectionsCheckingInterval = headersTimeout > 0 ? Math.max(10, Math.min(1000, headersTimeout / 4)) : 30_000;
+    const connectionsCheckingInterval = headersTimeout > 0 ? checkEvery(headersTimeout / 4) : 30_000;
     const server = createServer({ connectionsCheckingInterval }, (req, res) => void this.handleHttp(req, res));
     server.headersTimeout = headersTimeout;
     server.requestTimeout = Math.max(headersTimeout, 30_000);
@@ -206,7 +206,7 @@ export class CrewApp {
             const idle = new CrewError(ErrorCodes.IDLE_TIMEOUT, `no message from the client for ${idleTimeout} ms`);
             void this.live.get(id)?.fail(idle, 'idle timeout', CloseCodes.NORMAL);
           }
-        }, Math.max(10, Math.min(1000, idleTimeout / 4))),
+        }, checkEvery(idleTimeout / 4)),
       );
     }
     for (const t of this.timers) t.unref();
@@ -324,7 +324,7 @@ export class CrewApp {
         clearInterval(this.setupSweep);
         this.setupSweep = undefined;
       }
-    }, Math.max(10, Math.min(1000, setupTimeout / 10)));
+    }, checkEvery(setupTimeout / 10));
     this.setupSweep.unref();
   }
 
@@ -365,6 +365,11 @@ const REFUSED = Symbol('refused');
 const ignore = () => undefined;
 /** The WebSocket subprotocol the server agrees on when a client offers it. */
 const SUBPROTOCOL = 'rxcrew';
+
+/** How often a sweep checks a deadline: `ms`, kept between 10 ms and 1 s. */
+function checkEvery(ms: number): number {
+  return Math.max(10, Math.min(1000, ms));
+}
 
 function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';

@@ -43,11 +43,6 @@ export class HookRegistry {
     };
   }
 
-  /** How many hooks are registered. */
-  get size(): number {
-    return this.hooks.length;
-  }
-
   /** The hooks matching `type`, in registration order (frozen; shared while the hooks do not change). */
   match(type: string): readonly Hook[] {
     const hooks = this.hooks;

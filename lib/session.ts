@@ -53,14 +53,12 @@ export class CrewSession {
   private graph: Graph | undefined = new Graph();
   private wiredNodes: readonly CrewNode[] = [];
   private readonly bus: EventBus;
-  private readonly interrupts = new Fanout<CrewEvent>();
   /** The graph at run time: the trampoline, the nodes' wiring, the way out to the client. */
   private readonly delivery: Delivery;
   private readonly logger: CrewLogger;
   private readonly teardownTimeout: number;
 
   private currentState: SessionState = 'created';
-  private ending = false;
   private port: ClientPort | undefined;
   private prestart: CrewEvent[] | undefined;
   private format: Readonly<AudioFormat> = DEFAULT_AUDIO_FORMAT;
@@ -85,8 +83,9 @@ export class CrewSession {
     this.limits = sessionLimits(options.limits);
     this.now = options.now ?? defaultNow;
     this.bus = new EventBus(this, this.logger);
-    this.delivery = new Delivery(this, this.bus, this.interrupts, this.logger);
-    this.nodeContext = Object.freeze({ session: this, context: this.context, interrupt$: this.interrupts });
+    const interrupts = new Fanout<CrewEvent>();
+    this.delivery = new Delivery(this, this.bus, interrupts, this.logger);
+    this.nodeContext = Object.freeze({ session: this, context: this.context, interrupt$: interrupts });
   }
 
   /** The session's event bus: every event once, as it happens. */
@@ -97,6 +96,11 @@ export class CrewSession {
 
   get state(): SessionState {
     return this.currentState;
+  }
+
+  /** Whether the session is ending or has ended (a closed session ended first). */
+  private get ending(): boolean {
+    return this.delivery.stopped;
   }
 
   /**
@@ -119,7 +123,7 @@ export class CrewSession {
    * client's `initial_variables` in `context`; events meanwhile are buffered.
    */
   waitForInit(timeout = 1000): Promise<CrewEvent | undefined> {
-    if (this.initEvent !== undefined || this.ending || this.currentState === 'closed') {
+    if (this.initEvent !== undefined || this.ending) {
       return Promise.resolve(this.initEvent);
     }
     return new Promise((resolve) => {
@@ -183,7 +187,7 @@ export class CrewSession {
     if (this.currentState === 'running' || (this.currentState === 'created' && (this.graph === undefined || this.graph.locked))) {
       throw new AlreadyStartedError();
     }
-    if (this.currentState === 'closed' || this.ending) throw new SessionClosedError('start');
+    if (this.ending) throw new SessionClosedError('start');
     const graph = this.graph!;
     try {
       this.delivery.wire(graph, this.nodeContext);
@@ -233,7 +237,7 @@ export class CrewSession {
   /** Puts an event into the graph, through the root, as if the client had sent it. */
   inject(e: CrewEvent): void {
     assertEvent(e, 'inject');
-    if (this.currentState === 'closed' || this.ending) return;
+    if (this.ending) return;
     if (this.currentState === 'created') {
       (this.prestart ??= []).push(e);
       return;
@@ -271,7 +275,7 @@ export class CrewSession {
 
   /** The client broke a limit it cannot go on breaking: report (fatal) and close with `code`. */
   private violate(error: CrewError, code: number): void {
-    if (this.ending || this.currentState === 'closed') return;
+    if (this.ending) return;
     this.send(event('agent.error', { message: error.message, severity: 'fatal', payload: errorPayload(error) }));
     void this.end(code, error.message, true);
   }
@@ -308,7 +312,7 @@ export class CrewSession {
 
   /** Reports `err` to the client as a fatal `agent.error` and ends the session with `code` (default 1011). */
   fail(err: unknown, reason = 'internal error', code: number = CloseCodes.INTERNAL_ERROR): Promise<void> {
-    if (this.ending || this.currentState === 'closed') return this.endPromise ?? this.waitUntilComplete();
+    if (this.ending) return this.endPromise ?? this.waitUntilComplete();
     const errorCode = err instanceof CrewError ? err.code : ErrorCodes.SETUP_FAILED;
     this.send(
       event('agent.error', {
@@ -322,7 +326,6 @@ export class CrewSession {
 
   private end(code: number, reason: string, closeTransport: boolean): Promise<void> {
     if (this.endPromise === undefined) {
-      this.ending = true;
       this.delivery.stopped = true;
       if (this.port !== undefined) this.port.closed = true;
       this.endPromise = new Promise<void>((resolve) => {
@@ -362,7 +365,7 @@ export class CrewSession {
 
   /** The graph to add to, while the session is being built. */
   private building(method: string): Graph {
-    if (this.currentState === 'closed' || this.ending) throw new SessionClosedError(method);
+    if (this.ending) throw new SessionClosedError(method);
     if (this.graph === undefined) throw new GraphLockedError(method);
     return this.graph;
   }

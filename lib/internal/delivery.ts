@@ -44,7 +44,7 @@ export class Delivery {
   /** The session's transport, and whether it may still be written to. */
   transport: CrewTransport | undefined;
   transportOpen = false;
-  /** Set when the session starts ending: a failed node is no longer resubscribed. */
+  /** Set when the session starts ending (the session's own flag): a failed node is no longer resubscribed. */
   stopped = false;
 
   private wired: Wired[] = [];

@@ -278,7 +278,7 @@ const PROTOCOL_ERROR_CLOSE_CODES: Readonly<Record<string, number>> = {
 };
 
 /** The longest prefix of `text` that fits in `maxBytes` of UTF-8 (close reasons are capped at 123). */
-export function truncateUtf8(text: string, maxBytes: number): string {
+function truncateUtf8(text: string, maxBytes: number): string {
   if (Buffer.byteLength(text) <= maxBytes) return text;
   let end = Math.min(text.length, maxBytes);
   while (end > 0 && Buffer.byteLength(text.slice(0, end)) > maxBytes) end--;

@@ -15,13 +15,17 @@ function stamp(name: string): CrewNode {
   return node(name, map((e) => ({ ...e, via: [...((e.via as string[]) ?? []), name] })));
 }
 
-function runSession(build: (s: CrewSession) => void, body: (h: RunHelpers, s: CrewSession, out$: Observable<CrewEvent>) => void): void {
+/** The marble helpers, and `inject(marbles)`: injects `a` and `b` into the session at their frames. */
+type SessionHelpers = RunHelpers & { inject(marbles: string): void };
+
+function runSession(build: (s: CrewSession) => void, body: (h: SessionHelpers, out$: Observable<CrewEvent>) => void): void {
   createNodeTestScheduler((actual, expected) => expect(actual).toEqual(expected)).run((helpers) => {
     const session = new CrewSession({ id: 's1' });
     build(session);
     const client = new TestClient(session, { serialize: false });
     void session.start();
-    body(helpers, session, client.received$);
+    const inject = (marbles: string) => void helpers.hot(marbles, { a, b }).subscribe((e) => session.inject(e));
+    body({ ...helpers, inject }, client.received$);
   });
 }
 
@@ -36,8 +40,8 @@ describe('graph wiring', () => {
         const root = node('root', tap());
         s.addNode(root).addEdge(root, first).addEdge(root, second).addEdge(root, third);
       },
-      ({ hot, expectObservable }, s, out$) => {
-        hot('-a------b-|', { a, b }).subscribe((e) => s.inject(e));
+      ({ inject, expectObservable }, out$) => {
+        inject('-a------b-|');
         expectObservable(out$).toBe('-(xyz)--(uvw)', {
           x: { ...a, via: ['first'] },
           y: { ...a, via: ['second'] },
@@ -53,8 +57,8 @@ describe('graph wiring', () => {
   it('feeds parentless nodes from the root in the order they were added', () => {
     runSession(
       (s) => s.addNode(stamp('one')).addNode(stamp('two')),
-      ({ hot, expectObservable }, s, out$) => {
-        hot('--a', { a }).subscribe((e) => s.inject(e));
+      ({ inject, expectObservable }, out$) => {
+        inject('--a');
         expectObservable(out$).toBe('--(xy)', { x: { ...a, via: ['one'] }, y: { ...a, via: ['two'] } });
       },
     );
@@ -69,8 +73,8 @@ describe('graph wiring', () => {
         s.addNode(left).addNode(right).addNode(join);
         s.addEdge(left, join).addEdge(right, join);
       },
-      ({ hot, expectObservable }, s, out$) => {
-        hot('-a---b', { a, b }).subscribe((e) => s.inject(e));
+      ({ inject, expectObservable }, out$) => {
+        inject('-a---b');
         expectObservable(out$).toBe('-(xy)(uv)', {
           x: { ...a, via: ['left', 'join'] },
           y: { ...a, via: ['right', 'join'] },
@@ -89,8 +93,8 @@ describe('graph wiring', () => {
         const n2 = node('n2', tap((e) => seen.push(e)));
         s.addNode(n1).addNode(n2).addEdge(n1, n2);
       },
-      ({ hot, expectObservable }, s, out$) => {
-        hot('-a-b', { a, b }).subscribe((e) => s.inject(e));
+      ({ inject, expectObservable }, out$) => {
+        inject('-a-b');
         expectObservable(out$).toBe('-a-b', { a, b });
       },
     );
@@ -109,8 +113,8 @@ describe('graph wiring', () => {
     }
     runSession(
       (s) => s.addNode(new Watcher()),
-      ({ hot, expectObservable }, s, out$) => {
-        hot('-a-b', { a, b }).subscribe((e) => s.inject(e));
+      ({ inject, expectObservable }, out$) => {
+        inject('-a-b');
         expectObservable(out$).toBe('----');
       },
     );
@@ -145,8 +149,8 @@ describe('graph wiring', () => {
         s.addNode(node('twice', mergeMap((e) => (e.type === 'test.a' ? [e1, e2] : []))));
         s.onEvent('test.first', (session) => session.send(h));
       },
-      ({ hot, expectObservable }, s, out$) => {
-        hot('-a', { a }).subscribe((e) => s.inject(e));
+      ({ inject, expectObservable }, out$) => {
+        inject('-a');
         expectObservable(out$).toBe('-(xyz)', { x: e1, y: e2, z: h });
       },
     );
@@ -165,8 +169,8 @@ describe('graph wiring', () => {
         );
         s.addNode(injector).addNode(stamp('later'));
       },
-      ({ hot, expectObservable }, s, out$) => {
-        hot('-a', { a }).subscribe((e) => s.inject(e));
+      ({ inject, expectObservable }, out$) => {
+        inject('-a');
         // without the trampoline, "later" would see y before a
         expectObservable(out$).toBe('-(abcd)', {
           a,
@@ -185,8 +189,8 @@ describe('graph wiring', () => {
         const after = stamp('after');
         s.addNode(slow).addNode(after).addEdge(slow, after);
       },
-      ({ hot, expectObservable }, s, out$) => {
-        hot('-a', { a }).subscribe((e) => s.inject(e));
+      ({ inject, expectObservable }, out$) => {
+        inject('-a');
         expectObservable(out$).toBe('-----x', { x: { ...a, via: ['after'] } });
       },
     );

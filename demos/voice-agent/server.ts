@@ -10,12 +10,13 @@ import { createVoiceSetup } from './setup';
 import { publicFolder, staticFiles } from './static-files';
 
 const stt = process.env.SMALLEST_API_KEY ? new PulseEngine() : undefined;
+const responder = defaultResponder();
 const app = new CrewApp({
-  setup: createVoiceSetup({ stt }),
+  setup: createVoiceSetup({ stt, responder }),
   http: staticFiles(publicFolder()),
   ...(process.env.HOST ? { host: process.env.HOST } : {}),
 });
-console.log(`model: ${defaultResponder().description}`);
+console.log(`model: ${responder.description}`);
 console.log(`speech-to-text: ${stt ? 'Pulse (SMALLEST_API_KEY)' : 'none (type in the page; set SMALLEST_API_KEY for Pulse)'}`);
 
 app.run().catch((err: unknown) => {

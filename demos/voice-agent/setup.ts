@@ -1,4 +1,4 @@
-import { CrewSession } from 'rxcrew';
+import { CrewSession, defaultResponder } from 'rxcrew';
 import { AudioPacer, SpeechToText, TextToSpeech, VoiceActivity } from 'rxcrew/operators';
 import type { SttEngine, TtsEngine } from 'rxcrew';
 import { VoiceAssistant, VoiceAssistantOptions } from './assistant';
@@ -29,9 +29,11 @@ export interface VoiceSetupOptions extends VoiceAssistantOptions {
  */
 export function createVoiceSetup(options: VoiceSetupOptions = {}): (session: CrewSession) => Promise<void> {
   const log = options.log ?? ((line: string) => console.log(line));
+  // one model for the whole server: it keeps no per-call state (each session keeps its conversation)
+  const responder = options.responder ?? defaultResponder();
   return async function setup(session: CrewSession): Promise<void> {
     const vad = new VoiceActivity();
-    const agent = new VoiceAssistant(options);
+    const agent = new VoiceAssistant({ responder });
     const tts = new TextToSpeech(options.tts ? { engine: options.tts } : {});
     const pacer = new AudioPacer();
     session.addNode(vad).addNode(agent).addNode(tts).addNode(pacer);

@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
-import { AgentConnection, describeError, WireEvent } from './connection';
+import type { CrewEvent } from '../events';
+import { AgentConnection, describeError } from './connection';
 import { ChatConsole } from './console';
 
 /*
@@ -140,7 +141,7 @@ export function chat(options: ChatOptions): ChatHandle {
     conn.afterPong(pump);
   };
 
-  const onEvent = (e: WireEvent) => {
+  const onEvent = (e: CrewEvent) => {
     switch (e.type) {
       case 'agent.ready':
         if (phase !== 'open') return;

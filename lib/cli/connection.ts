@@ -1,17 +1,15 @@
 import WebSocket from 'ws';
+import type { CrewEvent } from '../events';
 
 /*
  * The socket side of `rxcrew chat`: JSON events in and out of a `ws` client,
  * a ping round trip as an ordering barrier, and a close that cannot hang.
  */
 
-/** An event as it travels: `{ type, ...fields }`. */
-export type WireEvent = { type: string; [field: string]: unknown };
-
 export interface ConnectionHandlers {
   open(): void;
   /** A JSON event, from a text frame or a binary frame holding JSON (audio is skipped). */
-  event(e: WireEvent): void;
+  event(e: CrewEvent): void;
   /** A failure; `close` follows. */
   error(err: Error): void;
   close(code: number, reason: string): void;
@@ -48,7 +46,7 @@ export class AgentConnection {
   }
 
   /** Sends `e` as one JSON text frame; nothing when the socket is not open. */
-  send(e: WireEvent): void {
+  send(e: CrewEvent): void {
     if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(e));
   }
 
@@ -97,12 +95,12 @@ export class AgentConnection {
 }
 
 /** A JSON event from a text frame or a binary frame holding JSON; anything else (audio) is undefined. */
-function parseEvent(data: Buffer, isBinary: boolean): WireEvent | undefined {
+function parseEvent(data: Buffer, isBinary: boolean): CrewEvent | undefined {
   if (isBinary && data[0] !== 0x7b) return undefined; // not "{": audio
   try {
     const value: unknown = JSON.parse(data.toString('utf8'));
-    const ok = value !== null && typeof value === 'object' && typeof (value as WireEvent).type === 'string';
-    return ok ? (value as WireEvent) : undefined;
+    const ok = value !== null && typeof value === 'object' && typeof (value as CrewEvent).type === 'string';
+    return ok ? (value as CrewEvent) : undefined;
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import WebSocket, { WebSocketServer } from 'ws';
 import { within } from '../integration/helpers';
-import { startChat } from './helpers';
+import type { ChatOptions } from '../../lib/cli/chat';
+import { ChatRun, startChat } from './helpers';
 
 /*
  * chat() against a scripted stand-in for the platform's agent side, built on
@@ -77,6 +78,15 @@ describe('rxcrew chat on the wire', () => {
   let agent: FakeAgent;
   afterEach(() => agent.close());
 
+  /** Starts a fake agent and a chat against it, and answers the chat's system.init with agent.ready. */
+  async function readyChat(options: Partial<ChatOptions> = {}, agentOptions: { autoPong?: boolean } = {}): Promise<ChatRun> {
+    agent = await FakeAgent.listen(agentOptions);
+    const run = startChat(agent.url, options);
+    await agent.got('system.init');
+    agent.send({ type: 'agent.ready' });
+    return run;
+  }
+
   it('sends exactly the frames the Atoms platform sends, in order, and closes with 1000', async () => {
     agent = await FakeAgent.listen();
     const run = startChat(agent.url, { initialVariables: { customer_name: 'Ada', tier: 'gold' } });
@@ -102,10 +112,7 @@ describe('rxcrew chat on the wire', () => {
   });
 
   it('sends the next line only after agent.llm.response.end', async () => {
-    agent = await FakeAgent.listen();
-    const run = startChat(agent.url);
-    await agent.got('system.init');
-    agent.send({ type: 'agent.ready' });
+    const run = await readyChat();
     run.say('first');
     run.say('second');
     await agent.got('system.llm.request');
@@ -127,10 +134,7 @@ describe('rxcrew chat on the wire', () => {
   });
 
   it('hides chunks sent after an interrupt and sends no transcript when nothing was shown', async () => {
-    agent = await FakeAgent.listen();
-    const run = startChat(agent.url);
-    await agent.got('system.init');
-    agent.send({ type: 'agent.ready' });
+    const run = await readyChat();
     run.say('long question');
     await agent.got('system.llm.request');
     run.handle.interrupt();
@@ -157,10 +161,7 @@ describe('rxcrew chat on the wire', () => {
   });
 
   it('goes on after a short wait when the server does not answer pings', async () => {
-    agent = await FakeAgent.listen({ autoPong: false });
-    const run = startChat(agent.url, { pongTimeout: 100 });
-    await agent.got('system.init');
-    agent.send({ type: 'agent.ready' });
+    const run = await readyChat({ pongTimeout: 100 }, { autoPong: false });
     run.say('anyone?');
     await agent.got('system.llm.request');
     agent.send(chunk('yes'), end);

@@ -1,7 +1,8 @@
 import { CrewApp, CrewSession } from 'rxcrew';
 import { within } from '../integration/helpers';
 import { echoChunks, STORY_START, testApp, TRANSFER_NUMBER } from './fixtures/agent';
-import { closedPort, startChat } from './helpers';
+import type { ChatOptions } from '../../lib/cli/chat';
+import { ChatRun, closedPort, startChat } from './helpers';
 
 /*
  * chat() against an in-process CrewApp serving the scripted test agent. Each
@@ -32,6 +33,15 @@ describe('rxcrew chat against a CrewApp', () => {
     return { session, events: received.get(session)! };
   }
 
+  /** Types `lines` into a new chat, ends the input, and expects the chat to exit 0. */
+  async function script(lines: string[], options: Partial<ChatOptions> = {}): Promise<ChatRun> {
+    const run = startChat(url, options);
+    for (const line of lines) run.say(line);
+    run.end();
+    expect(await run.done()).toBe(0);
+    return run;
+  }
+
   const handshake = ['system.user.joined', 'system.init'];
   const turn = (line: string, reply: string) => [
     `agent.transcript.update user: ${line}`,
@@ -40,13 +50,7 @@ describe('rxcrew chat against a CrewApp', () => {
   ];
 
   it('holds one turn per line and closes with 1000 at the end of input', async () => {
-    const run = startChat(url);
-    run.say('hi there');
-    run.say('   '); // blank lines are not turns
-    run.say('how are you');
-    run.end();
-
-    expect(await run.done()).toBe(0);
+    const run = await script(['hi there', '   ' /* blank lines are not turns */, 'how are you']);
     expect(run.output.text).toBe('agent: Hello there!\nagent: You said: hi there\nagent: You said: how are you\n');
     expect(run.errors.text).toBe('');
     const { events } = await ended();
@@ -59,10 +63,7 @@ describe('rxcrew chat against a CrewApp', () => {
   });
 
   it('prints each chunk as it arrives, without newlines, and a newline at the end', async () => {
-    const run = startChat(url);
-    run.say('streaming works');
-    run.end();
-    expect(await run.done()).toBe(0);
+    const run = await script(['streaming works']);
     const reply = run.output.writes.slice(run.output.writes.indexOf('agent: ', 1));
     expect(reply).toEqual(['agent: ', ...echoChunks('streaming works'), '\n']);
   });
@@ -83,11 +84,7 @@ describe('rxcrew chat against a CrewApp', () => {
   });
 
   it('echoes each line as "you> line" in script mode, after the greeting', async () => {
-    const run = startChat(url, { echo: true });
-    run.say('one');
-    run.say('two');
-    run.end();
-    expect(await run.done()).toBe(0);
+    const run = await script(['one', 'two'], { echo: true });
     expect(run.output.text).toBe('agent: Hello there!\nyou> one\nagent: You said: one\nyou> two\nagent: You said: two\n');
   });
 
@@ -142,11 +139,7 @@ describe('rxcrew chat against a CrewApp', () => {
   });
 
   it('prints agent.error on stderr, sends no empty assistant transcript, and goes on', async () => {
-    const run = startChat(url);
-    run.say('fail');
-    run.say('hi');
-    run.end();
-    expect(await run.done()).toBe(0);
+    const run = await script(['fail', 'hi']);
     expect(run.errors.text).toBe('agent error (warning): the model is down\n');
     expect(run.output.text).toBe('agent: Hello there!\nagent: You said: hi\n');
     const { events } = await ended();

@@ -31,22 +31,29 @@ const PCM = Buffer.alloc(640, 1);
 /** One connection's life; each opens exactly one TCP connection. */
 type Script = (url: string, port: number) => Promise<void>;
 
+/** Connects and waits for `agent.ready`. */
+async function ready(url: string): Promise<CrewClient> {
+  const c = await CrewClient.connect(url);
+  await c.next('agent.ready');
+  return c;
+}
+
+/** A whole visit: ready, one line and its reply, then a normal close. */
+async function oneTurn(url: string, line: string): Promise<void> {
+  const c = await ready(url);
+  c.send(say(line));
+  await c.next('agent.speak');
+  await c.close(1000);
+}
+
 const scripts: Record<string, Script> = {
-  async normal(url) {
-    const c = await CrewClient.connect(url);
-    await c.next('agent.ready');
-    c.send(say('hi'));
-    await c.next('agent.speak');
-    await c.close(1000);
-  },
+  normal: (url) => oneTurn(url, 'hi'),
   async abrupt(url) {
-    const c = await CrewClient.connect(url);
-    await c.next('agent.ready');
+    const c = await ready(url);
     c.terminate();
   },
   async midEvent(url) {
-    const c = await CrewClient.connect(url);
-    await c.next('agent.ready');
+    const c = await ready(url);
     c.send(say('later')); // answered 30 ms later, and an async hook runs 10 ms
     c.sendRaw(PCM);
     c.sendRaw(PCM);
@@ -61,30 +68,21 @@ const scripts: Record<string, Script> = {
     const c = await CrewClient.connect(`${url}?mode=init`);
     c.terminate(); // setup is awaiting system.init
   },
-  async slowSetupCompletes(url) {
-    const c = await CrewClient.connect(`${url}?mode=slow`);
-    await c.next('agent.ready');
-    c.send(say('later'));
-    await c.next('agent.speak');
-    await c.close(1000);
-  },
+  slowSetupCompletes: (url) => oneTurn(`${url}?mode=slow`, 'later'),
   async serverStops(url) {
-    const c = await CrewClient.connect(url);
-    await c.next('agent.ready');
+    const c = await ready(url);
     c.send(say('bye'));
     const { code } = await within(c.closed, 'the server to close');
     if (code !== 1000) throw new Error(`server closed with ${code}`);
   },
   async oversize(url) {
-    const c = await CrewClient.connect(url);
-    await c.next('agent.ready');
+    const c = await ready(url);
     c.send(say('x'.repeat(5000)));
     const { code } = await within(c.closed, 'the 1009 close');
     if (code !== 1009) throw new Error(`closed with ${code}, expected 1009`);
   },
   async badThenClose(url) {
-    const c = await CrewClient.connect(url);
-    await c.next('agent.ready');
+    const c = await ready(url);
     c.sendRaw('{"type":');
     await c.next('agent.error');
     await c.close(1000);

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { filter, map } from 'rxjs';
-import { CrewApp, CrewAppOptions, CrewEvent, CrewLogger, CrewNode, event, node } from 'rxcrew';
+import { CrewApp, CrewAppOptions, CrewEvent, CrewLogger, CrewNode, CrewSession, event, node } from 'rxcrew';
 
 /*
  * Shared helpers for the integration specs: a real CrewApp on 127.0.0.1 port 0
@@ -53,6 +53,14 @@ export function echoNode(name = 'echo'): CrewNode {
       map((e) => event('agent.speak', { text: e.content, session_id: ctx.session.id })),
     ),
   );
+}
+
+/** A setup that adds `echoNode()` and then holds the session unstarted until `gate` settles. */
+export function gatedEchoSetup(gate: Promise<void>): (s: CrewSession) => Promise<void> {
+  return async (s) => {
+    s.addNode(echoNode());
+    await gate;
+  };
 }
 
 /** A valid client event that `echoNode` answers. */

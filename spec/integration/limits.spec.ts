@@ -1,5 +1,5 @@
 import { CrewEvent } from 'rxcrew';
-import { deferred, echoNode, Harness, say, silentLogger, within } from './helpers';
+import { deferred, echoNode, gatedEchoSetup, Harness, say, silentLogger, within } from './helpers';
 
 /*
  * Limits on what one client may send (docs/security.md): each broken limit is
@@ -126,10 +126,7 @@ describe('CrewApp limits (real ws clients)', () => {
       const gate = deferred();
       const { connect } = await h.start({
         maxPrestartEvents: 3,
-        setup: async (s) => {
-          s.addNode(echoNode());
-          await gate.promise;
-        },
+        setup: gatedEchoSetup(gate.promise),
       });
       const client = await connect();
       for (let i = 0; i < 3; i++) client.send(say(`early${i}`));

@@ -1,5 +1,5 @@
 import { CrewEvent, CrewSession } from 'rxcrew';
-import { CrewClient, deferred, echoNode, Harness, say, silentLogger, within } from './helpers';
+import { CrewClient, deferred, echoNode, gatedEchoSetup, Harness, say, silentLogger, within } from './helpers';
 
 /*
  * Liveness: a heartbeat terminates peers that stop answering pings, an idle
@@ -136,10 +136,7 @@ describe('CrewApp liveness (real ws clients)', () => {
       const gate = deferred();
       const { connect } = await h.start({
         setupTimeout: 0,
-        setup: async (s) => {
-          s.addNode(echoNode());
-          await gate.promise;
-        },
+        setup: gatedEchoSetup(gate.promise),
       });
       const client = await connect();
       await client.roundTrip();

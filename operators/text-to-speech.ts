@@ -154,13 +154,14 @@ class PcmFramer {
   constructor(private readonly frameBytes: number) {}
 
   push(piece: Uint8Array): Buffer[] {
-    const bytes = this.rest.length === 0 ? Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength) : Buffer.concat([this.rest, piece]);
+    // one copy a piece (an engine may reuse its buffer); the frames and the rest are views of it
+    const bytes = Buffer.concat([this.rest, piece]);
     const frames: Buffer[] = [];
     let offset = 0;
     for (; offset + this.frameBytes <= bytes.length; offset += this.frameBytes) {
-      frames.push(Buffer.from(bytes.subarray(offset, offset + this.frameBytes))); // copies: an engine may reuse its buffer
+      frames.push(bytes.subarray(offset, offset + this.frameBytes));
     }
-    this.rest = Buffer.from(bytes.subarray(offset));
+    this.rest = bytes.subarray(offset);
     return frames;
   }
 

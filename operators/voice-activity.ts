@@ -120,7 +120,6 @@ export class VoiceActivity extends CrewNode {
   }
 }
 
-
 /** The energy detector of one session (see `VoiceActivity`). */
 class SpeechDetector {
   private rate = 0;

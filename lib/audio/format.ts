@@ -10,7 +10,7 @@ export interface AudioFormat {
   outputSampleRate: number;
 }
 
-export const DEFAULT_SAMPLE_RATE = 16000;
+const DEFAULT_SAMPLE_RATE = 16000;
 
 export const DEFAULT_AUDIO_FORMAT: Readonly<AudioFormat> = Object.freeze({
   inputSampleRate: DEFAULT_SAMPLE_RATE,

@@ -1,3 +1,5 @@
+import { errorBodyMessage } from '../tts/lightning-error';
+
 /**
  * Errors of speech-to-text engines. A stream's `transcripts` errors with an
  * `SttError`; `code` says what went wrong, `retryable` whether a new stream
@@ -52,7 +54,7 @@ export class SttError extends Error {
 
 /** The error for an upgrade the server answered with `status` and `body` instead of 101. */
 export function httpSttError(status: number, body: string): SttError {
-  const said = serverMessage(body);
+  const said = errorBodyMessage(body);
   const detail = said ? `: ${said}` : '';
   if (status === 401 || status === 403) {
     return new SttError(SttErrorCodes.AUTH, `speech-to-text refused the API key (HTTP ${status})${detail}; check SMALLEST_API_KEY`, { status });
@@ -63,21 +65,4 @@ export function httpSttError(status: number, body: string): SttError {
     status,
     retryable: status >= 500 || status === 408,
   });
-}
-
-/** The server's explanation from an error body: `message`, `error` (string or `{message}`), or the text. */
-export function serverMessage(body: string): string {
-  const text = body.trim();
-  try {
-    const json = JSON.parse(text) as Record<string, unknown> | null;
-    if (json && typeof json === 'object') {
-      const error = json.error as { message?: unknown } | string | undefined;
-      if (typeof json.message === 'string') return json.message;
-      if (typeof error === 'string') return error;
-      if (error && typeof error.message === 'string') return error.message;
-    }
-  } catch {
-    // not JSON: the raw text below
-  }
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

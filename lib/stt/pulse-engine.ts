@@ -34,7 +34,7 @@ export interface PulseEngineOptions {
 /** Sample rates the live route takes; it does not resample. */
 export const PULSE_SAMPLE_RATES: readonly number[] = Object.freeze([8000, 16000, 22050, 24000, 44100, 48000]);
 
-export const PULSE_PATH = '/waves/v1/stt/live';
+const PULSE_PATH = '/waves/v1/stt/live';
 
 /** What every stream of one engine shares (options merged over the defaults). */
 export interface PulseSettings {

@@ -41,7 +41,8 @@ export async function lightningHttpError(response: Response): Promise<LightningE
 }
 
 /**
- * The explanation in a Lightning error body. The spec documents
+ * The explanation in an error body of Smallest AI's API (Lightning, and the
+ * Pulse speech-to-text handshake). The spec documents
  * `{"error": "InvalidRequest", "message": "…"}`; live servers answer zod-style,
  * `{"error": [{"code", "path": ["voice_id"], "message": "Invalid Voice ID"}]}`.
  * Both are read; anything else gives its first 200 characters.

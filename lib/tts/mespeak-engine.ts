@@ -1,7 +1,7 @@
 import { resamplePcm16 } from '../audio/resample';
 import { InvalidArgumentError } from '../errors';
 import { abortError, TtsEngine, TtsSynthesisOptions } from './engine';
-import { mespeakThread } from './mespeak-thread';
+import { MespeakArgs, mespeakThread } from './mespeak-thread';
 import { pcm16MonoOfWav } from './wav';
 
 export interface MespeakEngineOptions {
@@ -40,7 +40,7 @@ export class MespeakEngine implements TtsEngine {
   readonly name = 'mespeak';
   readonly voice: string;
   private readonly voiceFile: string;
-  private readonly args: { voice: string; speed: number; pitch: number; amplitude: number; wordgap: number; variant?: string };
+  private readonly args: MespeakArgs;
 
   constructor(options: MespeakEngineOptions = {}) {
     this.voice = options.voice ?? 'en/en-us';

@@ -38,7 +38,7 @@ export function interruptibleConcatMap<T, R>(
   return (source) =>
     new Observable<R>((subscriber) => {
       const queue: T[] = [];
-      let active: { value: T; controller: AbortController; subscription?: Subscription } | undefined;
+      let active: Work<T> | undefined;
       let sourceDone = false;
       let index = 0;
 
@@ -49,10 +49,7 @@ export function interruptibleConcatMap<T, R>(
       const startNext = () => {
         while (active === undefined && queue.length > 0 && !subscriber.closed) {
           const value = queue.shift()!;
-          const entry: { value: T; controller: AbortController; subscription?: Subscription } = {
-            value,
-            controller: new AbortController(),
-          };
+          const entry: Work<T> = { value, controller: new AbortController() };
           active = entry;
           let inner: Observable<R>;
           try {
@@ -62,17 +59,21 @@ export function interruptibleConcatMap<T, R>(
             return;
           }
           entry.subscription = inner.subscribe({
-            next: (r) => subscriber.next(r),
-            error: (err) => subscriber.error(err),
+            // an interrupt may come while the inner is still being subscribed: what it emits later is dropped
+            next: (r) => {
+              if (active === entry) subscriber.next(r);
+            },
+            error: (err) => {
+              if (active === entry) subscriber.error(err);
+            },
             complete: () => {
               if (active !== entry) return;
               active = undefined; // loop continues with the next queued value
-              if (entry.subscription !== undefined) {
-                startNext();
-                completeIfDone();
-              }
+              if (entry.subscription !== undefined) startNext();
             },
           });
+          // interrupted while being subscribed, when it could not be unsubscribed yet
+          if (entry.controller.signal.aborted) entry.subscription.unsubscribe();
           // an inner that completed while being subscribed left `active` empty: keep looping
         }
         completeIfDone();
@@ -113,6 +114,14 @@ export function interruptibleConcatMap<T, R>(
         }
       };
     });
+}
+
+/** The work in flight for one value. */
+interface Work<T> {
+  value: T;
+  controller: AbortController;
+  /** Undefined while the inner is being subscribed. */
+  subscription?: Subscription;
 }
 
 /** The reason an interrupted `AbortSignal` carries. */

@@ -55,24 +55,26 @@ function forEachOfObservable<T>(output: Observable<T>, signal: AbortSignal, onVa
 
 async function forEachOfIterable<T>(output: AsyncIterable<T>, signal: AbortSignal, onValue: (value: T) => void): Promise<void> {
   const iterator = output[Symbol.asyncIterator]();
-  let onAbort!: () => void;
-  const aborted = new Promise<'aborted'>((resolve) => {
-    onAbort = () => {
-      // return the iterator now; a pending next() settles whenever it can
-      void Promise.resolve()
-        .then(() => iterator.return?.())
-        .catch(() => undefined);
-      resolve('aborted');
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  // Settles the wait for the pending next() at once. A fresh promise per value,
+  // not a race with one long-lived "aborted" promise, which would keep a
+  // reaction (and the value) per chunk until the turn ends.
+  let wake: (() => void) | undefined;
+  const onAbort = () => {
+    // return the iterator now; a pending next() settles whenever it can
+    void Promise.resolve()
+      .then(() => iterator.return?.())
+      .catch(() => undefined);
+    wake?.();
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
-    for (;;) {
-      const next = iterator.next();
-      next.catch(() => undefined); // a next() left pending by an abort must not reject unhandled
-      const step = await Promise.race([next, aborted]);
-      if (step === 'aborted' || signal.aborted) return;
-      if (step.done) return;
+    while (!signal.aborted) {
+      // a next() left pending by an abort is handled here, so it cannot reject unhandled
+      const step = await new Promise<IteratorResult<T> | undefined>((resolve, reject) => {
+        wake = () => resolve(undefined);
+        iterator.next().then(resolve, reject);
+      });
+      if (step === undefined || signal.aborted || step.done) return;
       try {
         onValue(step.value);
       } catch (err) {

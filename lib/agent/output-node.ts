@@ -52,7 +52,6 @@ export abstract class OutputCrewNode extends CrewNode {
   private pending: CrewEvent[] | undefined;
   /** The subscriber of the node's output (still kept once closed: what comes later is dropped). */
   private live: Subscriber<CrewEvent> | undefined;
-  private wired = false;
   private ended = false;
   /** The turn in flight: aborting it cuts the turn short. */
   private turn: AbortController | undefined;
@@ -60,6 +59,7 @@ export abstract class OutputCrewNode extends CrewNode {
   private queue: CrewEvent[] | undefined;
   /** Set while a turn runs: end-call and transfer wait for its end. */
   private afterTurn: CrewEvent[] | undefined;
+  /** Made when the node is wired into a session (a second wiring is refused). */
   private conversation: Conversation | undefined;
 
   constructor(options: OutputCrewNodeOptions = {}) {
@@ -121,10 +121,9 @@ export abstract class OutputCrewNode extends CrewNode {
   }
 
   process(input$: Observable<CrewEvent>, ctx: NodeContext): Observable<CrewEvent> {
-    if (this.wired) {
+    if (this.conversation) {
       throw new InvalidArgumentError(`OutputCrewNode "${this.name}" already serves a session; create one instance per session`);
     }
-    this.wired = true;
     this.conversation = { messages: this.initialMessages(), lastReply: undefined, sent: '' };
     // no operator chain: an idle session keeps this Observable and its two subscriptions
     return new Observable<CrewEvent>((subscriber) => this.serve(input$, ctx, subscriber));
@@ -331,21 +330,21 @@ export abstract class OutputCrewNode extends CrewNode {
   /** Runs the calls in parallel; each outcome is logged, and every result is fed back. */
   private async runTools(calls: ToolCall[], signal: AbortSignal, ctx: NodeContext, emit: (e: CrewEvent) => void): Promise<ChatMessage[]> {
     const toolsByName = (this.toolsByName ??= new Map(this.tools.map((t) => [t.name, t])));
-    const outcomes = await Promise.all(
+    return Promise.all(
       calls.map((call) => {
-        emit(event('agent.log', { name: 'tool_call_start', payload: { tool: call.function?.name, call_id: call.id, arguments: call.function?.arguments } }));
+        const tool = call.function?.name;
+        emit(event('agent.log', { name: 'tool_call_start', payload: { tool, call_id: call.id, arguments: call.function?.arguments } }));
         return runToolCall(toolsByName, call, { session: ctx.session, node: this, signal, toolCallId: call.id }).then((outcome) => {
           if (!signal.aborted) {
             const payload = outcome.ok
-              ? { tool: call.function?.name, call_id: call.id, result: outcome.result }
-              : { tool: call.function?.name, call_id: call.id, error: outcome.error, error_class: outcome.errorClass };
+              ? { tool, call_id: call.id, result: outcome.result }
+              : { tool, call_id: call.id, error: outcome.error, error_class: outcome.errorClass };
             emit(event('agent.log', { name: outcome.ok ? 'tool_call_end' : 'tool_call_error', payload }));
           }
           return outcome.message;
         });
       }),
     );
-    return outcomes;
   }
 }
 

@@ -63,8 +63,8 @@ export function tool<S extends z.ZodType>(definition: {
 
 /** What happened to one tool call, for `agent.log` and the model. */
 export type ToolOutcome =
-  | { call: ToolCall; ok: true; result: unknown; message: ChatMessage }
-  | { call: ToolCall; ok: false; error: string; errorClass: string; message: ChatMessage };
+  | { ok: true; result: unknown; message: ChatMessage }
+  | { ok: false; error: string; errorClass: string; message: ChatMessage };
 
 /**
  * Runs one tool call: finds the tool, parses and validates the arguments, runs
@@ -72,7 +72,6 @@ export type ToolOutcome =
  */
 export async function runToolCall(tools: ReadonlyMap<string, Tool>, call: ToolCall, ctx: ToolContext): Promise<ToolOutcome> {
   const fail = (error: string, cls = 'ToolError'): ToolOutcome => ({
-    call,
     ok: false,
     error,
     errorClass: cls,
@@ -94,7 +93,7 @@ export async function runToolCall(tools: ReadonlyMap<string, Tool>, call: ToolCa
   try {
     const result = await found.execute(parsed.data, ctx);
     const content = typeof result === 'string' ? result : JSON.stringify(result ?? null);
-    return { call, ok: true, result, message: { role: 'tool', tool_call_id: call.id, content } };
+    return { ok: true, result, message: { role: 'tool', tool_call_id: call.id, content } };
   } catch (err) {
     return fail(describeError(err), errorClass(err));
   }

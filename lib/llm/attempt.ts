@@ -58,7 +58,7 @@ export function openAttempt(number: number, timeoutMs: number, signal: AbortSign
 }
 
 /** How long the rest of a body after `[DONE]` may take to arrive before the connection is dropped. */
-export const DRAIN_MS = 1000;
+const DRAIN_MS = 1000;
 
 /**
  * Reads what follows `[DONE]` (usually just the end of the chunked body) in the

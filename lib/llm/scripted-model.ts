@@ -131,7 +131,7 @@ function parseResult(content: string): unknown {
 }
 
 /** `"a b c d e"` by 2 → `["a b ", "c d ", "e"]`: the pieces join back to the (left-trimmed) text. */
-export function splitWords(text: string, perPiece: number): string[] {
+function splitWords(text: string, perPiece: number): string[] {
   const words = text.match(/\S+\s*/g) ?? [];
   const pieces: string[] = [];
   for (let i = 0; i < words.length; i += perPiece) pieces.push(words.slice(i, i + perPiece).join(''));

@@ -39,10 +39,10 @@ const MONTHS = 'January February March April May June July August September Octo
 const pad = (n: number): string => String(n).padStart(2, '0');
 
 /** `14:05 UTC` — UTC so that the same clock gives the same words on every machine. */
-export const formatTime = (d: Date): string => `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`;
+const formatTime = (d: Date): string => `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`;
 
 /** `Friday, 3 May 2024`, in UTC. */
-export const formatDate = (d: Date): string =>
+const formatDate = (d: Date): string =>
   `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
 
 /** A tool result as words: strings as they are, anything else as compact JSON. */

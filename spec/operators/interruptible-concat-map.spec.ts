@@ -1,4 +1,4 @@
-import { map, Observable, tap } from 'rxjs';
+import { map, Observable, Subject, tap } from 'rxjs';
 import { interruptibleConcatMap } from 'rxcrew/operators';
 import { createNodeTestScheduler } from 'rxcrew/testing';
 
@@ -73,6 +73,41 @@ describe('interruptibleConcatMap', () => {
       expectObservable(hot('|').pipe(interruptibleConcatMap(() => cold('-x'), hot('-')))).toBe('|');
       expectObservable(hot('-').pipe(interruptibleConcatMap(() => cold('-x'), hot('-')))).toBe('-');
     });
+  });
+
+  it('drops what an inner emits after an interrupt that came while it was being subscribed', () => {
+    const interrupt = new Subject<void>();
+    const source = new Subject<string>();
+    const seen: string[] = [];
+    let lateNext: ((value: string) => void) | undefined;
+    let torndown = false;
+    source
+      .pipe(
+        interruptibleConcatMap(
+          (v, signal) =>
+            new Observable<string>((s) => {
+              signal.addEventListener('abort', () => s.error(signal.reason));
+              s.next(`${v}1`); // its receiver interrupts, synchronously
+              s.next(`${v}2`);
+              lateNext = (value) => s.next(value);
+              return () => (torndown = true);
+            }),
+          interrupt,
+          { onInterrupt: (v) => [`${v}!`] },
+        ),
+      )
+      .subscribe({
+        next: (value) => {
+          seen.push(value);
+          if (value === 'a1') interrupt.next();
+        },
+        error: (err) => seen.push(`error: ${String(err)}`),
+      });
+    source.next('a');
+    expect(torndown).toBe(true);
+    lateNext?.('a3');
+    source.next('b');
+    expect(seen).toEqual(['a1', 'a!', 'b1', 'b2']);
   });
 
   it('reports a throwing project as an error', () => {

@@ -54,6 +54,14 @@ function turnLog(client: TestClient): string[] {
     .map((e) => (e.type === 'agent.llm.response.chunk' ? String(e.text) : e.type.replace('agent.llm.response.', '')));
 }
 
+/** Sends a request and lets the model say its first word, up to that chunk. */
+async function answerFirstWord(agent: Stepper, client: TestClient): Promise<void> {
+  client.send(request);
+  await flush();
+  agent.step();
+  await client.next('agent.llm.response.chunk');
+}
+
 /** Sends a request and lets the model say all three words, up to the turn's end. */
 async function answerInFull(agent: Stepper, client: TestClient): Promise<void> {
   client.send(request);
@@ -71,10 +79,7 @@ const request = { type: 'system.llm.request' };
 describe('OutputCrewNode: interruption', () => {
   it('aborts mid-stream: the signal fires before send() returns, the iterator is returned, one end closes the turn', async () => {
     const { agent, client } = await setup();
-    client.send(request);
-    await flush();
-    agent.step();
-    await client.next('agent.llm.response.chunk');
+    await answerFirstWord(agent, client);
     client.send(interrupt);
     expect(agent.signals[0].aborted).toBe(true); // synchronously: well within 50 ms
     await client.next('agent.llm.response.end');
@@ -113,10 +118,7 @@ describe('OutputCrewNode: interruption', () => {
 
   it('closes the turn once when interrupted twice in a row mid-stream, then answers the next request normally', async () => {
     const { agent, client } = await setup();
-    client.send(request);
-    await flush();
-    agent.step();
-    await client.next('agent.llm.response.chunk');
+    await answerFirstWord(agent, client);
     client.send(interrupt);
     client.send(interrupt);
     client.send(request);

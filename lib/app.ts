@@ -31,8 +31,11 @@ export class CrewApp {
   private closing: Promise<void> | undefined;
 
   private timers: NodeJS.Timeout[] = [];
-  /** Sessions not started yet, with when they were accepted: the setup sweep fails those past `setupTimeout`. */
-  private readonly unstarted = new Map<CrewSession, number>();
+  /**
+   * Sessions not started yet (by id), with when they were accepted: the setup
+   * sweep fails those past `setupTimeout`. It runs exactly while this is not empty.
+   */
+  private readonly unstarted = new Map<string, number>();
   private setupSweep: NodeJS.Timeout | undefined;
   // shared by every connection (nothing is allocated per session for them)
   private readonly sendLimits: SendLimits;
@@ -44,6 +47,7 @@ export class CrewApp {
     this.transportOwner = {
       overflow: (transport) => this.slowConsumer(transport),
       socketError: (transport, err) => this.options.logger.warn(`rxcrew: session ${transport.sessionId}: socket error:`, err.message),
+      started: (transport) => this.setupDone(transport.sessionId),
     };
   }
 
@@ -279,7 +283,7 @@ export class CrewApp {
     // 0 turns the setup timeout off, as it does the heartbeat and the idle timeout
     if (this.options.setupTimeout > 0) this.watchSetup(session);
     void session.waitUntilComplete().then(() => {
-      this.unstarted.delete(session);
+      this.setupDone(session.id);
       this.live.delete(session.id);
       this.transports.delete(session.id);
       if (transport.stats.droppedAudioFrames > 0) {
@@ -307,25 +311,27 @@ export class CrewApp {
    * would stay with it for its whole life).
    */
   private watchSetup(session: CrewSession): void {
-    this.unstarted.set(session, Date.now());
+    this.unstarted.set(session.id, Date.now());
     if (this.setupSweep !== undefined) return;
     const { setupTimeout } = this.options;
     this.setupSweep = setInterval(() => {
       const now = Date.now();
-      for (const [s, since] of this.unstarted) {
-        if (s.state !== 'created') this.unstarted.delete(s);
-        else if (now - since >= setupTimeout) {
-          this.unstarted.delete(s);
-          const late = new CrewError(ErrorCodes.SETUP_TIMEOUT, `setup did not start the session within ${setupTimeout} ms`);
-          void s.fail(late, 'setup timed out');
-        }
-      }
-      if (this.unstarted.size === 0) {
-        clearInterval(this.setupSweep);
-        this.setupSweep = undefined;
+      for (const [id, since] of this.unstarted) {
+        if (now - since < setupTimeout) continue;
+        const late = new CrewError(ErrorCodes.SETUP_TIMEOUT, `setup did not start the session within ${setupTimeout} ms`);
+        const session = this.live.get(id);
+        this.setupDone(id);
+        void session?.fail(late, 'setup timed out');
       }
     }, checkEvery(setupTimeout / 10));
     this.setupSweep.unref();
+  }
+
+  /** Session `id` started or ended: setup no longer watched; the sweep stops with the last one. */
+  private setupDone(id: string): void {
+    if (!this.unstarted.delete(id) || this.unstarted.size > 0) return;
+    clearInterval(this.setupSweep);
+    this.setupSweep = undefined;
   }
 
   /** A client that reads too slowly to keep up: close it (1013) and let it go, whatever it still has queued. */

@@ -1,5 +1,3 @@
-import { ClientLimits, DEFAULT_CLIENT_LIMITS } from './internal/client-port';
-
 /** Where the runtime writes what it cannot send to a client. */
 export interface CrewLogger {
   error(...args: unknown[]): void;
@@ -22,14 +20,25 @@ export interface CrewSessionOptions {
   now?: () => number;
 }
 
-/** Limits on one client: what `ClientLimits` has, and the events held before `start()`. */
-export interface SessionLimits extends ClientLimits {
+/** Limits on what one client may send. Documented in docs/api.md and docs/security.md. */
+export interface SessionLimits {
+  /** Largest frame, in bytes; a bigger one is reported and closes the connection (1009). */
+  maxFrameBytes: number;
+  /** Deepest nesting of objects and arrays in a JSON event. */
+  maxJsonDepth: number;
+  /** JSON events per second (a second's worth may come at once). */
+  maxEventsPerSecond: number;
+  /** Audio frames per second, counted apart from events. */
+  maxAudioFramesPerSecond: number;
   /** Client events held before `start()`; one more closes the connection (1008). */
   maxPrestartEvents: number;
 }
 
 export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
-  ...DEFAULT_CLIENT_LIMITS,
+  maxFrameBytes: 1024 * 1024,
+  maxJsonDepth: 32,
+  maxEventsPerSecond: 100,
+  maxAudioFramesPerSecond: 200,
   maxPrestartEvents: 1024,
 });
 

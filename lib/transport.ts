@@ -2,15 +2,17 @@ import type { CrewEvent } from './events';
 
 /** Where a session's outbound events go: a WebSocket, an in-memory test client, a phone bridge. */
 export interface CrewTransport {
-  /** Sends one event to the client. Events with an `audio` buffer are audio. Must not throw. */
-  send(event: CrewEvent): void;
+  /**
+   * Sends one event to the client. Events with an `audio` buffer are audio.
+   * `binary`: the client's latest JSON message came in a binary frame, so a
+   * JSON event goes in one too (the Atoms platform sends JSON that way).
+   * Must not throw.
+   */
+  send(event: CrewEvent, binary: boolean): void;
   /** Closes the connection. The transport reports the end with `connection.end()`. */
   close(code: number, reason: string): void;
-  /**
-   * Told what each client frame was, before the session handles it (replies to
-   * it may be sent while it is handled). `json` includes refused JSON frames.
-   */
-  frameReceived?(kind: 'json' | 'audio', isBinary: boolean): void;
+  /** Told once, when the session has started (just before `agent.ready` is sent). */
+  started?(): void;
 }
 
 /** The session's side of an attached transport: feed it what the client sends. */

@@ -1,23 +1,34 @@
-import { Observable, Subscriber, Subscription } from 'rxjs';
+import { NEVER, Observable, Observer, Subscription } from 'rxjs';
 import { describeError, ErrorCodes, errorClass, NodeSetupError } from '../errors';
 import { CrewEvent, event } from '../events';
 import type { Graph } from '../graph';
 import { BackgroundCrewNode, CrewNode, NodeContext } from '../node';
 import type { CrewSession } from '../session';
-import type { CrewLogger } from '../session-options';
-import { CloseCodes, CrewTransport } from '../transport';
 import type { EventBus } from './event-bus';
 import { Fanout } from './fanout';
 
-/** Where an event enters: the root (towards the nodes) or the sink (towards the client). */
+/** Where an event enters: the root (towards the nodes), the sink (towards the client), or the root from the client. */
 export const ROOT = 0;
 export const SINK = 1;
+export const CLIENT = 2;
 
 const INTERRUPT = 'system.control.interrupt';
 const NO_CHILDREN: readonly Wired[] = Object.freeze([]);
 
+/** What a session's graph reports to the runtime that owns it. */
+export interface DeliveryOwner {
+  /** Sends an event that reached the sink to the client. */
+  write(e: CrewEvent): void;
+  /** Sends a report (an `agent.error`) to the client, through the sink. */
+  report(e: CrewEvent): void;
+  /** A node with `onError: 'stop-session'` failed: end the session. */
+  nodeStopsSession(nodeName: string): void;
+  /** Whether the session is ending (a failed node is no longer resubscribed). */
+  readonly ending: boolean;
+}
+
 /** A node as wired: its input and where its output goes. */
-interface Wired {
+export interface Wired {
   readonly node: CrewNode;
   readonly input: Fanout<CrewEvent>;
   children: readonly Wired[];
@@ -29,46 +40,39 @@ interface Wired {
 }
 
 /**
- * A session's graph at run time: the wired nodes, the trampoline that keeps
- * order, and the way out to the client. Every event enters through `enter`;
- * one that arrives while another is being delivered waits behind it, so RxJS
- * re-entrancy never reorders what nodes or the client see. Each event is
- * published on the bus once, before it goes on.
+ * A session's graph at run time: the wired nodes and the trampoline that
+ * keeps order. Every event enters through `enter`; one that arrives while
+ * another is being delivered waits behind it, so RxJS re-entrancy never
+ * reorders what nodes or the client see. Each event is published on the bus
+ * (when there is one) once, before it goes on.
  */
 export class Delivery {
-  /**
-   * Whether anyone may listen on the bus (a hook was added or `events$` was read): until then
-   * delivery does not call into the bus at all — most sessions of a server have no hooks.
-   */
-  listened = false;
-  /** The session's transport, and whether it may still be written to. */
-  transport: CrewTransport | undefined;
-  transportOpen = false;
-  /** Set when the session starts ending (the session's own flag): a failed node is no longer resubscribed. */
-  stopped = false;
-
+  /** Every `system.control.interrupt`, as it enters (what nodes see as `ctx.interrupt$`). */
+  readonly interrupts = new Fanout<CrewEvent>();
+  /** Set once anyone may listen (a hook or `events$`): until then delivery does not call into a bus at all. */
+  private bus: EventBus | undefined;
   private wired: Wired[] = [];
-  // the root fans out to the parentless nodes; the sink writes to the transport
+  // the root fans out to the parentless nodes
   private rootTargets: readonly Wired[] = NO_CHILDREN;
   /** What nodes emit while being subscribed, sent after `agent.ready`. */
   private holding: CrewEvent[] | undefined;
 
-  // trampoline: work that arrives while a delivery is in progress waits here
+  // the trampoline: work that arrives while a delivery is in progress waits here
   private depth = 0;
   private queueKinds: number[] | undefined;
   private queueEvents: CrewEvent[] | undefined;
   private queueHead = 0;
 
-  constructor(
-    private readonly session: CrewSession,
-    private readonly bus: EventBus,
-    private readonly interrupts: Fanout<CrewEvent>,
-    private readonly logger: CrewLogger,
-  ) {}
+  constructor(private readonly owner: DeliveryOwner) {}
 
   /** Whether a delivery is in progress. */
   get busy(): boolean {
     return this.depth > 0;
+  }
+
+  /** From now on every event is published on `bus`. */
+  publishTo(bus: EventBus): void {
+    this.bus = bus;
   }
 
   /**
@@ -77,7 +81,7 @@ export class Delivery {
    * made while subscribing reaches subscribed children). What nodes emit
    * meanwhile is held for `open`. Throws `GraphCycleError` / `NodeSetupError`.
    */
-  wire(graph: Graph, nodeContext: NodeContext): void {
+  wire(graph: Graph, session: CrewSession): void {
     graph.lock();
     const order = graph.validate();
     const byNode = new Map<CrewNode, Wired>();
@@ -90,9 +94,13 @@ export class Delivery {
       w.toSink = children.length === 0 && !(w.node instanceof BackgroundCrewNode);
     }
     this.wired = [...byNode.values()];
+    const context: NodeContext = Object.freeze({ session, context: session.context, interrupt$: this.interrupts });
+    // `interruptible: false` is honoured here, for every node: its interrupt$ never emits
+    let uninterruptible: NodeContext | undefined;
     for (const w of this.wired) {
+      const ctx = w.node.interruptible ? context : (uninterruptible ??= Object.freeze({ ...context, interrupt$: NEVER }));
       try {
-        w.output$ = w.node.process(w.input, nodeContext);
+        w.output$ = w.node.process(w.input, ctx);
       } catch (err) {
         throw new NodeSetupError(w.node.name, err);
       }
@@ -115,7 +123,7 @@ export class Delivery {
     const held = this.holding ?? [];
     this.holding = undefined;
     this.enter(SINK, ready);
-    for (const e of held) this.writeOut(e);
+    for (const e of held) this.owner.write(e);
   }
 
   /** Forgets what was held (wiring failed). */
@@ -123,12 +131,12 @@ export class Delivery {
     this.holding = undefined;
   }
 
-  /** Runs `kind` now, or queues it behind the delivery in progress. */
+  /** Delivers `e` entering at `kind` now, or queues it behind the delivery in progress. */
   enter(kind: number, e: CrewEvent): void {
     if (this.depth > 0) {
       const kinds = (this.queueKinds ??= []);
       const events = (this.queueEvents ??= []);
-      if (kind === ROOT && e.type === INTERRUPT) {
+      if (kind !== SINK && e.type === INTERRUPT) {
         // an interrupt jumps ahead of the work queued behind the delivery in progress
         kinds.splice(this.queueHead, 0, kind);
         events.splice(this.queueHead, 0, e);
@@ -141,37 +149,10 @@ export class Delivery {
     this.run(kind, e, undefined);
   }
 
-  /** A node emitted `x` (`NodeOutput` reports it). */
-  emitFrom(w: Wired, x: CrewEvent): void {
-    if (this.depth > 0) this.forward(w, x);
-    else this.run(ROOT, x, w); // an asynchronous emission starts a delivery of its own
-  }
-
-  /** A node's pipeline failed (`NodeOutput` reports it): report it, then apply the node's policy. */
-  nodeFailed(w: Wired, err: unknown): void {
-    const name = w.node.name;
-    const stop = w.node.onError === 'stop-session';
-    const detach = !stop && w.subscribing;
-    const what = detach ? 'failed while subscribing and is detached' : 'failed';
-    const report = event('agent.error', {
-      message: `node "${name}" ${what}: ${describeError(err)}`,
-      severity: stop ? 'fatal' : 'warning',
-      payload: { code: ErrorCodes.NODE_FAILED, node_name: name, error_class: errorClass(err), message: describeError(err) },
-    });
-    this.session.send(report);
-    if (stop) {
-      void this.session.stop(`node "${name}" failed`, CloseCodes.INTERNAL_ERROR);
-    } else if (detach) {
-      w.detached = true;
-    } else if (!this.stopped) {
-      this.subscribeNode(w); // resubscribe: closure state in process() survives
-    }
-  }
-
   /**
-   * The end of a session's graph: `left` (`system.user.left`) goes through it
-   * (or, never started, only on the bus), then the inputs complete in
-   * topological order so that nodes flush what they hold.
+   * The end of the graph: `left` (`system.user.left`) goes through it (or,
+   * never started, only on the bus), then the inputs complete in topological
+   * order so that nodes flush what they hold.
    */
   finish(left: CrewEvent, started: boolean): void {
     this.depth = 1;
@@ -181,7 +162,7 @@ export class Delivery {
         this.drain();
         for (const w of this.wired) w.input.complete();
       } else {
-        this.bus.publish(left);
+        this.bus?.publish(left, false);
       }
       this.drain();
     } finally {
@@ -191,16 +172,39 @@ export class Delivery {
 
   /** Unsubscribes every node and ends `interrupt$`; nothing is delivered after. */
   dispose(): void {
-    this.transportOpen = false;
     for (const w of this.wired) w.subscription?.unsubscribe();
     this.rootTargets = NO_CHILDREN;
     this.interrupts.complete();
     this.holding = undefined;
   }
 
+  /** A node emitted `x` (its `NodeObserver` reports it). */
+  emitted(w: Wired, x: CrewEvent): void {
+    if (this.depth > 0) this.forward(w, x);
+    else this.run(ROOT, x, w); // an asynchronous emission starts a delivery of its own
+  }
+
+  /** A node's pipeline failed (its `NodeObserver` reports it): report it, then apply the node's policy. */
+  failed(w: Wired, err: unknown): void {
+    const name = w.node.name;
+    const stop = w.node.onError === 'stop-session';
+    const detach = !stop && w.subscribing;
+    const what = detach ? 'failed while subscribing and is detached' : 'failed';
+    this.owner.report(
+      event('agent.error', {
+        message: `node "${name}" ${what}: ${describeError(err)}`,
+        severity: stop ? 'fatal' : 'warning',
+        payload: { code: ErrorCodes.NODE_FAILED, node_name: name, error_class: errorClass(err), message: describeError(err) },
+      }),
+    );
+    if (stop) this.owner.nodeStopsSession(name);
+    else if (detach) w.detached = true;
+    else if (!this.owner.ending) this.subscribeNode(w); // resubscribe: closure state in process() survives
+  }
+
   private subscribeNode(w: Wired): void {
     w.subscribing = true;
-    const subscription = w.output$!.subscribe(new NodeOutput(this, w));
+    const subscription = w.output$!.subscribe(new NodeObserver(this, w));
     w.subscribing = false;
     if (!w.detached && !subscription.closed) w.subscription = subscription;
   }
@@ -231,65 +235,55 @@ export class Delivery {
   }
 
   private dispatch(kind: number, e: CrewEvent): void {
-    if (kind === ROOT) {
-      if (e.type === INTERRUPT) this.interrupts.push(e);
-      if (this.listened) this.bus.publish(e);
-      const targets = this.rootTargets;
-      for (let i = 0; i < targets.length; i++) targets[i].input.push(e);
-    } else {
-      if (this.listened) this.bus.publish(e);
+    if (kind === SINK) {
+      this.bus?.publish(e, false);
       this.writeOut(e);
+      return;
     }
+    if (e.type === INTERRUPT) this.interrupts.push(e);
+    this.bus?.publish(e, kind === CLIENT);
+    const targets = this.rootTargets;
+    for (let i = 0; i < targets.length; i++) targets[i].input.push(e);
   }
 
   private forward(w: Wired, x: CrewEvent): void {
     // the bus publishes each object once: a pass-through's event is not published again
-    if (this.listened) this.bus.publish(x);
+    this.bus?.publish(x, false);
     const children = w.children;
     for (let i = 0; i < children.length; i++) children[i].input.push(x);
     if (w.toSink) this.writeOut(x);
   }
 
   private writeOut(e: CrewEvent): void {
-    if (this.holding !== undefined) {
-      this.holding.push(e);
-      return;
-    }
-    if (!this.transportOpen) return;
-    try {
-      this.transport!.send(e);
-    } catch (err) {
-      this.logger.error(`rxcrew: session ${this.session.id}: transport failed to send "${e.type}":`, err);
-    }
+    if (this.holding !== undefined) this.holding.push(e);
+    else this.owner.write(e);
   }
 }
 
 /**
- * What a node's output is subscribed with. A `Subscriber` of its own, so that
- * RxJS does not wrap a plain observer (two objects and two closures per node
- * per session): emissions go on through the graph, an error is reported. A
- * background node's emissions are dropped.
+ * What a node's output is subscribed with: emissions go on through the graph,
+ * an error is reported. A background node's emissions are dropped. A plain
+ * observer (RxJS wraps it in its own subscriber, as for any `subscribe` call).
  */
-class NodeOutput extends Subscriber<CrewEvent> {
+class NodeObserver implements Observer<CrewEvent> {
   private readonly background: boolean;
 
   constructor(
     private readonly delivery: Delivery,
     private readonly wired: Wired,
   ) {
-    super();
     this.background = wired.node instanceof BackgroundCrewNode;
   }
 
-  protected override _next(x: CrewEvent): void {
-    if (!this.background) this.delivery.emitFrom(this.wired, x);
+  next(x: CrewEvent): void {
+    if (!this.background) this.delivery.emitted(this.wired, x);
   }
 
-  protected override _error(err: unknown): void {
-    try {
-      this.delivery.nodeFailed(this.wired, err);
-    } finally {
-      this.unsubscribe();
-    }
+  error(err: unknown): void {
+    this.delivery.failed(this.wired, err);
+  }
+
+  complete(): void {
+    // a node whose output completes simply stops emitting
   }
 }

@@ -2,8 +2,18 @@ import type { Observable } from 'rxjs';
 import { describeError, ErrorCodes, errorClass } from '../errors';
 import { CrewEvent, event } from '../events';
 import { EventHandler, Hook, HookRegistry } from '../hooks';
-import type { CrewLogger, CrewSession } from '../session';
+import type { CrewSession } from '../session';
+import type { CrewLogger } from '../session-options';
 import { Fanout } from './fanout';
+
+/** What a bus reports to: the runtime of its session. */
+export interface BusOwner {
+  /** The session hooks are called with. */
+  readonly session: CrewSession;
+  readonly logger: CrewLogger;
+  /** Sends a hook's failure report (an `agent.error`) to the client. */
+  report(e: CrewEvent): void;
+}
 
 /**
  * A session's bus: every event is published once (per object), to the hooks
@@ -13,8 +23,8 @@ import { Fanout } from './fanout';
  * fails on such a report is only logged. Async hooks are tracked so that
  * teardown can wait for them.
  *
- * One bus per session, most of them idle: everything but the hooks is created
- * on first use.
+ * A session makes its bus when the first hook is added or `events$` is read
+ * (most sessions of a server have neither), and what the bus keeps is made on first use.
  */
 export class EventBus {
   private readonly hooks = new HookRegistry();
@@ -22,15 +32,13 @@ export class EventBus {
   private seen: WeakSet<object> | undefined;
   private publishing = false;
   private backlog: CrewEvent[] | undefined;
+  private backlogFromClient: boolean[] | undefined;
   private reports: WeakSet<object> | undefined;
   private pending: Set<Promise<unknown>> | undefined;
   /** After teardown, failures are only logged. */
   private quiet = false;
 
-  constructor(
-    private readonly session: CrewSession,
-    private readonly logger: CrewLogger,
-  ) {}
+  constructor(private readonly owner: BusOwner) {}
 
   /** Every event once, as it happens (what `session.events$` is). */
   get events$(): Observable<CrewEvent> {
@@ -41,8 +49,9 @@ export class EventBus {
     return this.hooks.add(pattern, handler);
   }
 
-  publish(e: CrewEvent): void {
-    const hooks = this.hooks.match(e.type);
+  /** Publishes `e` (once per object); `fromClient`: it came from the client (`on_event_received` hooks see it). */
+  publish(e: CrewEvent, fromClient: boolean): void {
+    const hooks = this.hooks.match(e.type, fromClient);
     const observed = this.subject.observed;
     // nobody listens for this type: skip even the once-per-object bookkeeping
     if (hooks.length === 0 && !observed) return;
@@ -51,28 +60,30 @@ export class EventBus {
     seen.add(e);
     if (this.publishing) {
       (this.backlog ??= []).push(e);
+      (this.backlogFromClient ??= []).push(fromClient);
       return;
     }
     this.publishing = true;
     try {
       this.run(hooks, e, observed);
       const backlog = this.backlog;
+      const backlogFromClient = this.backlogFromClient;
       while (backlog !== undefined && backlog.length > 0) {
         const next = backlog.shift()!;
-        this.run(this.hooks.match(next.type), next, this.subject.observed);
+        this.run(this.hooks.match(next.type, backlogFromClient!.shift()!), next, this.subject.observed);
       }
     } finally {
       this.publishing = false;
     }
   }
 
-  /** From now on a failing hook is only logged (the session can no longer send). */
-  silence(): void {
-    this.quiet = true;
-  }
-
-  /** Waits for hooks still running, up to `timeout` ms; then ends `events$` and drops the hooks. */
+  /**
+   * The session has closed: from now on a failing hook is only logged (nothing
+   * can be sent). Waits for hooks still running, up to `timeout` ms; then ends
+   * `events$` and drops the hooks.
+   */
   async close(timeout: number): Promise<void> {
+    this.quiet = true;
     if (this.pending !== undefined && this.pending.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
@@ -90,7 +101,7 @@ export class EventBus {
     for (let i = 0; i < hooks.length; i++) {
       const hook = hooks[i];
       try {
-        const result = hook.handler(this.session, e);
+        const result = hook.handler(this.owner.session, e);
         if (result !== undefined && result !== null && typeof (result as Promise<void>).then === 'function') {
           this.track(result as Promise<void>, hook, e);
         }
@@ -113,7 +124,7 @@ export class EventBus {
 
   private failed(hook: Hook, e: CrewEvent, err: unknown): void {
     if (this.reports?.has(e) || this.quiet) {
-      this.logger.error(`rxcrew: session ${this.session.id}: hook "${hook.pattern}" failed on "${e.type}":`, err);
+      this.owner.logger.error(`rxcrew: session ${this.owner.session.id}: hook "${hook.pattern}" failed on "${e.type}":`, err);
       return;
     }
     const report = event('agent.error', {
@@ -128,6 +139,6 @@ export class EventBus {
       },
     });
     (this.reports ??= new WeakSet()).add(report);
-    this.session.send(report);
+    this.owner.report(report);
   }
 }

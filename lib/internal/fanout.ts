@@ -11,11 +11,19 @@ import { Observable, Subscriber } from 'rxjs';
  * Like a `Subject`: a value goes to the subscribers present when `push`
  * started; a subscriber that arrives after `complete()` completes at once.
  * Unlike one, it has no `next`/`error` for its consumers to call: they see an
- * `Observable`.
+ * `Observable`. Built on the public `Observable` constructor (its subscribe
+ * function), not on RxJS's protected `_subscribe`.
  */
 export class Fanout<T> extends Observable<T> {
   private subscribers: Subscriber<T>[] | undefined;
   private done = false;
+
+  constructor() {
+    // `this` cannot be named before super(): the subscribe function reaches it through `self`
+    let self: Fanout<T> | undefined = undefined;
+    super((subscriber) => self!.add(subscriber));
+    self = this;
+  }
 
   /** Whether anyone is subscribed (closed subscribers not yet dropped may count). */
   get observed(): boolean {
@@ -45,8 +53,7 @@ export class Fanout<T> extends Observable<T> {
     if (subscribers !== undefined) for (const s of subscribers) if (!s.closed) s.complete();
   }
 
-  /** @internal RxJS calls this for each subscription (as it does `Subject`'s). */
-  protected _subscribe(subscriber: Subscriber<T>): void {
+  private add(subscriber: Subscriber<T>): void {
     if (this.done) {
       subscriber.complete();
       return;

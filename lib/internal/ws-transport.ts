@@ -28,6 +28,8 @@ export interface TransportOwner {
   overflow(transport: WsTransport): void;
   /** The socket reported an error (the close follows). */
   socketError(transport: WsTransport, err: Error): void;
+  /** The session started (setup is over). */
+  started(transport: WsTransport): void;
 }
 
 const NO_DROPS: Readonly<TransportStats> = Object.freeze({ droppedAudioFrames: 0, droppedAudioBytes: 0 });
@@ -36,9 +38,9 @@ const TRANSPORT = Symbol('rxcrew.transport');
 type Socket = WebSocket & { [TRANSPORT]?: WsTransport };
 
 /**
- * Carries one session over one `ws` socket. JSON replies use the frame kind of
- * the client's most recent JSON message (text until it sends one in binary);
- * audio events leave as binary frames.
+ * Carries one session over one `ws` socket. JSON events leave in the frame
+ * kind the session asks for (that of the client's latest JSON message), audio
+ * events as binary frames.
  *
  * Backpressure: while the socket has more than `softLimit` bytes unsent, new
  * messages wait in a queue; queued audio beyond `softLimit` is dropped oldest
@@ -59,7 +61,6 @@ export class WsTransport implements CrewTransport {
   seenMessages = 0;
   quietSince = Date.now();
   private connection: CrewConnection | undefined;
-  private binaryJson = false;
   private dropped: TransportStats | undefined;
   private queue: Queued[] | undefined;
   private queuedBytes = 0;
@@ -119,17 +120,16 @@ export class WsTransport implements CrewTransport {
     this.connection!.receive(data, isBinary);
   }
 
-  frameReceived(kind: 'json' | 'audio', isBinary: boolean): void {
-    // replies to a frame are sent while the session handles it: set the kind first
-    if (kind === 'json') this.binaryJson = isBinary;
+  started(): void {
+    this.owner.started(this);
   }
 
-  send(e: CrewEvent): void {
+  send(e: CrewEvent, binaryJson: boolean): void {
     if (this.socket.readyState !== WebSocket.OPEN || this.overflowed) return;
     const audio = e.audio;
     const isAudio = audio instanceof Uint8Array && (e.type === 'agent.audio' || e.type === 'user.audio');
     const data = isAudio ? (audio as Buffer) : JSON.stringify(e);
-    const binary = isAudio || this.binaryJson;
+    const binary = isAudio || binaryJson;
     if (this.queue === undefined && this.socket.bufferedAmount < this.limits.softLimit) {
       this.socket.send(data, binary ? BINARY : TEXT);
       return;

@@ -1,19 +1,34 @@
 import { CrewError } from '../../lib/errors';
 import { CrewEvent } from '../../lib/events';
-import { ClientPort, ClientPortSink, DEFAULT_CLIENT_LIMITS } from '../../lib/internal/client-port';
+import { SessionContext } from '../../lib/context';
+import { ClientPort, PortOwner } from '../../lib/internal/client-port';
+import { DEFAULT_SESSION_LIMITS, SessionLimits } from '../../lib/session-options';
 import '../../lib/catalog';
 
-function port(limits: Partial<typeof DEFAULT_CLIENT_LIMITS> = {}) {
+function port(limits: Partial<SessionLimits> = {}, opened = true) {
   let now = 0;
-  const seen = { events: [] as CrewEvent[], audio: 0, refused: [] as CrewError[], violations: [] as Array<[string, number]> };
-  const sink: ClientPortSink = {
-    clientEvent: (e) => void seen.events.push(e),
-    clientAudio: () => void seen.audio++,
+  const seen = {
+    events: [] as CrewEvent[],
+    audio: 0,
+    refused: [] as CrewError[],
+    violations: [] as Array<[string, number]>,
+    ended: [] as Array<[number, string]>,
+    fromClient: [] as boolean[],
+  };
+  const owner: PortOwner = {
+    context: new SessionContext(),
+    deliver: (e, fromClient) => {
+      seen.fromClient.push(fromClient);
+      if (e.type === 'user.audio') seen.audio++;
+      else seen.events.push(e);
+    },
     refuse: (err) => void seen.refused.push(err),
     violate: (err, code) => void seen.violations.push([err.code, code]),
+    transportEnded: (code, reason) => void seen.ended.push([code, reason]),
   };
-  const p = new ClientPort({ ...DEFAULT_CLIENT_LIMITS, ...limits }, sink, () => now);
-  return { p, seen, advance: (ms: number) => (now += ms) };
+  const p = new ClientPort({ ...DEFAULT_SESSION_LIMITS, ...limits }, owner, () => now);
+  if (opened) p.open();
+  return { p, seen, owner, advance: (ms: number) => (now += ms) };
 }
 
 const interrupt = JSON.stringify({ type: 'system.control.interrupt' });
@@ -79,17 +94,77 @@ describe('ClientPort', () => {
     expect(seen.refused.map((e) => e.code)).toEqual(['CREW_ERR_BAD_EVENT', 'CREW_ERR_BAD_EVENT', 'CREW_ERR_RATE_LIMITED']);
   });
 
-  it('tells the transport what each frame was before handing it on', () => {
+  it('sets the reply frame kind from each JSON frame before handing it on; audio leaves it alone', () => {
     const kinds: string[] = [];
-    const p = new ClientPort(
-      DEFAULT_CLIENT_LIMITS,
-      { clientEvent: () => kinds.push('event'), clientAudio: () => kinds.push('audio'), refuse: () => kinds.push('refused'), violate: () => undefined, frameReceived: (k, b) => kinds.push(`${k}:${b}`) },
-      () => 0,
-    );
+    const owner: PortOwner = {
+      context: new SessionContext(),
+      deliver: (e) => void kinds.push(`${e.type === 'user.audio' ? 'audio' : 'event'}:${p.replyBinary}`),
+      refuse: () => void kinds.push(`refused:${p.replyBinary}`),
+      violate: () => undefined,
+      transportEnded: () => undefined,
+    };
+    const p: ClientPort = new ClientPort(DEFAULT_SESSION_LIMITS, owner, () => 0);
+    p.open();
     p.receive(interrupt, false);
     p.receive(Buffer.from(interrupt), true);
     p.receive(Buffer.from([9]), true);
     p.receive('bad', false);
-    expect(kinds).toEqual(['json:false', 'event', 'json:true', 'event', 'audio:true', 'audio', 'json:false', 'refused']);
+    p.receiveValue({ type: 'system.control.interrupt' });
+    expect(kinds).toEqual(['event:false', 'event:true', 'audio:true', 'refused:false', 'event:false']);
+  });
+
+  it('holds events until open(), client ones against maxPrestartEvents, then delivers all in order', () => {
+    const { p, seen } = port({ maxPrestartEvents: 2 }, false);
+    p.receive(interrupt, false);
+    p.hold({ type: 'test.injected' });
+    p.receive(Buffer.from([1, 2]), true);
+    expect(seen.events).toEqual([]);
+    p.open();
+    expect(seen.events.map((e) => e.type)).toEqual(['system.control.interrupt', 'test.injected']);
+    expect(seen.fromClient).toEqual([true, false, true]);
+    expect(seen.audio).toBe(1);
+  });
+
+  it('closes (1008) a client sending more than maxPrestartEvents before the start, once', () => {
+    const { p, seen } = port({ maxPrestartEvents: 2 }, false);
+    for (let i = 0; i < 5; i++) p.receive(interrupt, false);
+    expect(seen.violations).toEqual([['CREW_ERR_BUFFER_FULL', 1008]]);
+    p.open();
+    expect(seen.events).toHaveLength(2);
+  });
+
+  it('applies system.init: context variables, audio rates, waiters; before or after open', async () => {
+    const { p, owner } = port({}, false);
+    const waited = p.waitForInit(10_000);
+    p.receiveValue({
+      type: 'system.init',
+      version: '1',
+      session_context: { initial_variables: { name: 'Ada' }, conversation_type: 'chat' },
+      audio: { input_sample_rate: 8000 },
+    });
+    await expect(waited).resolves.toMatchObject({ type: 'system.init' });
+    expect(owner.context.get('name')).toBe('Ada');
+    expect(p.audioFormat).toEqual({ inputSampleRate: 8000, outputSampleRate: 16000 });
+    expect(p.init?.type).toBe('system.init');
+  });
+
+  it('after close(): frames are ignored, what was held is dropped, waiters get undefined', async () => {
+    const { p, seen } = port({}, false);
+    p.receive(interrupt, false);
+    const waited = p.waitForInit(10_000);
+    p.close();
+    await expect(waited).resolves.toBeUndefined();
+    p.receive(interrupt, false);
+    p.open();
+    expect(seen.events).toEqual([]);
+    p.end(1000, 'bye'); // the transport's end is still reported (the runtime marks it closed)
+    expect(seen.ended).toEqual([[1000, 'bye']]);
+  });
+
+  it('end() reports the transport end once', () => {
+    const { p, seen } = port();
+    p.end(1006, '');
+    p.end(1000, 'again');
+    expect(seen.ended).toEqual([[1006, '']]);
   });
 });

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { CrewAppOptions, resolveAppOptions, ResolvedAppOptions } from './app-options';
-import { CrewError, ErrorCodes, InvalidArgumentError } from './errors';
-import { event } from './events';
+import { agentError } from './agent-error';
+import { closeCodeOf, crewError, ErrorCodes, InvalidArgumentError } from './errors';
 import { SendLimits, TransportOwner, WsTransport } from './internal/ws-transport';
 import { CrewSession } from './session';
 import { CloseCodes } from './transport';
@@ -207,8 +207,8 @@ export class CrewApp {
               continue;
             }
             if (now - t.quietSince < idleTimeout) continue;
-            const idle = new CrewError(ErrorCodes.IDLE_TIMEOUT, `no message from the client for ${idleTimeout} ms`);
-            void this.live.get(id)?.fail(idle, 'idle timeout', CloseCodes.NORMAL);
+            const idle = crewError(ErrorCodes.IDLE_TIMEOUT, { ms: idleTimeout });
+            void this.live.get(id)?.fail(idle, 'idle timeout', closeCodeOf(ErrorCodes.IDLE_TIMEOUT));
           }
         }, checkEvery(idleTimeout / 4)),
       );
@@ -270,9 +270,9 @@ export class CrewApp {
   private accept(ws: WebSocket, auth: unknown): void {
     const { logger, setup, limits } = this.options;
     if (this.live.size >= this.options.maxSessions || !this.accepting) {
-      const why = this.accepting ? `the server is full (${this.options.maxSessions} sessions)` : 'the server is shutting down';
-      ws.send(JSON.stringify(event('agent.error', { message: why, severity: 'fatal', payload: { code: ErrorCodes.SERVER_FULL } })));
-      ws.close(CloseCodes.TRY_AGAIN_LATER, 'try again later');
+      const full = crewError(ErrorCodes.SERVER_FULL, { maxSessions: this.options.maxSessions, closing: !this.accepting });
+      ws.send(JSON.stringify(agentError(ErrorCodes.SERVER_FULL, full)));
+      ws.close(closeCodeOf(ErrorCodes.SERVER_FULL), 'try again later');
       return;
     }
     const session = new CrewSession({ logger, auth, limits });
@@ -318,7 +318,7 @@ export class CrewApp {
       const now = Date.now();
       for (const [id, since] of this.unstarted) {
         if (now - since < setupTimeout) continue;
-        const late = new CrewError(ErrorCodes.SETUP_TIMEOUT, `setup did not start the session within ${setupTimeout} ms`);
+        const late = crewError(ErrorCodes.SETUP_TIMEOUT, { ms: setupTimeout });
         const session = this.live.get(id);
         this.setupDone(id);
         void session?.fail(late, 'setup timed out');

@@ -1,5 +1,6 @@
 import { asyncScheduler, Observable, SchedulerLike, Subscriber } from 'rxjs';
-import { describeError, errorClass, InvalidArgumentError } from '../lib/errors';
+import { agentError } from '../lib/agent-error';
+import { ErrorCodes, errorCodeOf, errorMessage, InvalidArgumentError } from '../lib/errors';
 import { CrewEvent, event } from '../lib/events';
 import { CrewNode, CrewNodeOptions, NodeContext } from '../lib/node';
 import type { SttEngine, SttStream, SttTranscript } from '../lib/stt/engine';
@@ -32,7 +33,8 @@ const MAX_RETRY_DELAY_MS = 30000;
  * event's `sample_rate` (a new rate reopens it), and closes gracefully at
  * `system.user.left` or when the input completes. A failure (bad key, network,
  * server error) is reported as `agent.error` {severity: 'warning', payload.code:
- * the `SttError` code}; the next audio after `retryDelayMs` opens a new stream,
+ * the `SttError` code, or `CREW_ERR_STT_FAILED` for an error with no rxcrew
+ * code}; the next audio after `retryDelayMs` opens a new stream,
  * audio in between is dropped.
  *
  * It is a side branch: `user.audio` is consumed and nothing else passes through;
@@ -97,14 +99,10 @@ export class SpeechToText extends CrewNode {
       stream = undefined;
       failures++;
       retryAt = scheduler.now() + Math.min(retryDelayMs * 2 ** (failures - 1), MAX_RETRY_DELAY_MS);
-      const code = (err as { code?: unknown })?.code;
-      out?.next(
-        event('agent.error', {
-          message: `speech-to-text failed: ${describeError(err)}`,
-          severity: 'warning',
-          payload: { code: typeof code === 'string' ? code : 'CREW_ERR_STT', node_name: nodeName, error_class: errorClass(err), message: describeError(err) },
-        }),
-      );
+      // the engine's own code (an SttError's, say) tells auth from network; an uncoded failure is STT_FAILED
+      const code = errorCodeOf(err, ErrorCodes.STT_FAILED);
+      const message = errorMessage(ErrorCodes.STT_FAILED, { node_name: nodeName, cause: err });
+      out?.next(agentError(code, err, { message, details: { node_name: nodeName } }));
     };
 
     const open = (rate: number): void => {

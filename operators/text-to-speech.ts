@@ -1,6 +1,7 @@
 import { NEVER, Observable, Subject } from 'rxjs';
 import { pcmBytes } from '../lib/audio/format';
-import { describeError, ErrorCodes, errorClass, InvalidArgumentError } from '../lib/errors';
+import { agentError } from '../lib/agent-error';
+import { ErrorCodes, errorCodeOf, errorMessage, InvalidArgumentError } from '../lib/errors';
 import { CrewEvent, event } from '../lib/events';
 import { CrewNode, CrewNodeOptions, NodeContext } from '../lib/node';
 import { pcmPiecesOf, TtsEngine } from '../lib/tts/engine';
@@ -31,7 +32,9 @@ export interface TextToSpeechOptions extends CrewNodeOptions {
  * On `system.control.interrupt` the sentence being synthesized is aborted (its
  * engine call gets the signal), queued sentences and the text of the reply
  * still held back are dropped, and the rest of that reply is not spoken. An
- * engine failure becomes an `agent.error` warning; the next sentence is spoken.
+ * engine failure becomes an `agent.error` warning (payload.code the engine
+ * error's code, e.g. `CREW_ERR_TTS_HTTP`, or `CREW_ERR_TTS_FAILED` for an error
+ * with no rxcrew code); the next sentence is spoken.
  *
  * ```
  * input:  s--c------c----e         s: start, c: chunks "Hello there, friend. How", " are you?", e: end
@@ -129,18 +132,11 @@ export class TextToSpeech extends CrewNode {
     });
   }
 
+  /** The engine's own code (a `LightningError`'s) when it has one, else `CREW_ERR_TTS_FAILED`. */
   private failure(err: unknown): CrewEvent {
-    return event('agent.error', {
-      message: `node "${this.name}" could not synthesize speech with ${this.engine.name}: ${describeError(err)}`,
-      severity: 'warning',
-      payload: {
-        code: ErrorCodes.NODE_FAILED,
-        node_name: this.name,
-        engine: this.engine.name,
-        error_class: errorClass(err),
-        message: describeError(err),
-      },
-    });
+    const details = { node_name: this.name, engine: this.engine.name };
+    const message = errorMessage(ErrorCodes.TTS_FAILED, { ...details, cause: err });
+    return agentError(errorCodeOf(err, ErrorCodes.TTS_FAILED), err, { message, details });
   }
 }
 

@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import type { CrewEvent } from '../events';
+import { CloseCodes } from '../transport';
 
 /*
  * The socket side of `rxcrew chat`: JSON events in and out of a `ws` client,
@@ -71,7 +72,7 @@ export class AgentConnection {
   close(): void {
     this.clearTimers();
     if (this.socket.readyState === WebSocket.OPEN) {
-      this.socket.close(1000, 'client done');
+      this.socket.close(CloseCodes.NORMAL, 'client done');
       // a server that never answers the close frame must not hold the terminal
       this.later(() => this.socket.terminate(), this.options.closeTimeout);
     } else {

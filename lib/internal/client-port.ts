@@ -1,9 +1,9 @@
 import { AudioFormat, DEFAULT_AUDIO_FORMAT } from '../audio/format';
 import type { SessionContext } from '../context';
-import { BadEventError, CrewError, ErrorCodes } from '../errors';
+import { BadEventError, closeCodeOf, CrewError, crewError, ErrorCodes } from '../errors';
 import type { CrewEvent } from '../events';
 import type { SessionLimits } from '../session-options';
-import { CloseCodes, CrewConnection } from '../transport';
+import type { CrewConnection } from '../transport';
 import { decodeFrame, Inbound, isAudioFrame, validateClientEvent } from './inbound';
 import { valueDepthExceeds } from './json-depth';
 
@@ -81,9 +81,8 @@ export class ClientPort implements CrewConnection {
     if (this.violated || this.closed) return;
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     if (size > this.limits.maxFrameBytes) {
-      const limit = this.limits.maxFrameBytes;
-      const error = new CrewError(ErrorCodes.FRAME_TOO_BIG, `a frame of ${size} bytes is over the limit of ${limit} bytes; closing`);
-      return this.violate(error, CloseCodes.MESSAGE_TOO_BIG);
+      const error = crewError(ErrorCodes.FRAME_TOO_BIG, { size, limit: this.limits.maxFrameBytes });
+      return this.violate(error, closeCodeOf(ErrorCodes.FRAME_TOO_BIG));
     }
     if (isBinary && typeof data !== 'string' && isAudioFrame(data)) {
       // the hot path: 50 frames a second per caller
@@ -162,9 +161,8 @@ export class ClientPort implements CrewConnection {
     if (e.type === 'system.init') this.applyInit(e);
     if (this.opened) return this.owner.deliver(e, true);
     if (this.heldFromClientCount >= this.limits.maxPrestartEvents) {
-      const limit = this.limits.maxPrestartEvents;
-      const error = new CrewError(ErrorCodes.BUFFER_FULL, `more than ${limit} events arrived before the session started`);
-      return this.violate(error, CloseCodes.POLICY_VIOLATION);
+      const error = crewError(ErrorCodes.BUFFER_FULL, { limit: this.limits.maxPrestartEvents });
+      return this.violate(error, closeCodeOf(ErrorCodes.BUFFER_FULL));
     }
     this.heldFromClientCount++;
     this.keep(e, true);
@@ -249,12 +247,11 @@ export class ClientPort implements CrewConnection {
     const what = isAudio ? 'audio frames' : 'events';
     if (dropped > limit) {
       // more than twice the limit within a second: a flood, not a burst
-      const error = new CrewError(ErrorCodes.RATE_LIMITED, `more than twice the limit of ${limit} ${what} per second; closing`);
-      return this.violate(error, CloseCodes.POLICY_VIOLATION);
+      return this.violate(crewError(ErrorCodes.RATE_LIMITED, { limit, what, closing: true }), closeCodeOf(ErrorCodes.RATE_LIMITED));
     }
     if (t - this.warnedAt >= 1000) {
       this.warnedAt = t;
-      this.owner.refuse(new CrewError(ErrorCodes.RATE_LIMITED, `over the limit of ${limit} ${what} per second; dropping them`));
+      this.owner.refuse(crewError(ErrorCodes.RATE_LIMITED, { limit, what, closing: false }));
     }
   }
 }

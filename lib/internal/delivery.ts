@@ -1,6 +1,7 @@
 import { NEVER, Observable, Observer, Subscription } from 'rxjs';
-import { describeError, ErrorCodes, errorClass, NodeSetupError } from '../errors';
-import { CrewEvent, event } from '../events';
+import { agentError } from '../agent-error';
+import { ErrorCodes, NodeSetupError } from '../errors';
+import type { CrewEvent } from '../events';
 import type { Graph } from '../graph';
 import { BackgroundCrewNode, CrewNode, NodeContext } from '../node';
 import type { CrewSession } from '../session';
@@ -189,14 +190,8 @@ export class Delivery {
     const name = w.node.name;
     const stop = w.node.onError === 'stop-session';
     const detach = !stop && w.subscribing;
-    const what = detach ? 'failed while subscribing and is detached' : 'failed';
-    this.owner.report(
-      event('agent.error', {
-        message: `node "${name}" ${what}: ${describeError(err)}`,
-        severity: stop ? 'fatal' : 'warning',
-        payload: { code: ErrorCodes.NODE_FAILED, node_name: name, error_class: errorClass(err), message: describeError(err) },
-      }),
-    );
+    const details = detach ? { node_name: name, detached: true } : { node_name: name };
+    this.owner.report(agentError(ErrorCodes.NODE_FAILED, err, { severity: stop ? 'fatal' : 'warning', details }));
     if (stop) this.owner.nodeStopsSession(name);
     else if (detach) w.detached = true;
     else if (!this.owner.ending) this.subscribeNode(w); // resubscribe: closure state in process() survives

@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
-import { describeError, ErrorCodes, errorClass } from '../errors';
-import { CrewEvent, event } from '../events';
+import { agentError } from '../agent-error';
+import { ErrorCodes } from '../errors';
+import type { CrewEvent } from '../events';
 import { EventHandler, Hook, HookRegistry } from '../hooks';
 import type { CrewSession } from '../session';
 import type { CrewLogger } from '../session-options';
@@ -127,17 +128,7 @@ export class EventBus {
       this.owner.logger.error(`rxcrew: session ${this.owner.session.id}: hook "${hook.pattern}" failed on "${e.type}":`, err);
       return;
     }
-    const report = event('agent.error', {
-      message: `hook "${hook.pattern}" failed on "${e.type}": ${describeError(err)}`,
-      severity: 'warning',
-      payload: {
-        code: ErrorCodes.HOOK_FAILED,
-        pattern: hook.pattern,
-        event_type: e.type,
-        error_class: errorClass(err),
-        message: describeError(err),
-      },
-    });
+    const report = agentError(ErrorCodes.HOOK_FAILED, err, { details: { pattern: hook.pattern, event_type: e.type } });
     (this.reports ??= new WeakSet()).add(report);
     this.owner.report(report);
   }

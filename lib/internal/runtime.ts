@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import type { SessionContext } from '../context';
-import { AlreadyStartedError, CrewError, describeError, ErrorCodes, errorClass, GraphLockedError, InvalidArgumentError, SessionClosedError } from '../errors';
+import { agentError } from '../agent-error';
+import { AlreadyStartedError, CrewError, ErrorCodes, closeCodeOf, errorCodeOf, GraphLockedError, InvalidArgumentError, SessionClosedError } from '../errors';
 import { CrewEvent, event } from '../events';
 import { Graph } from '../graph';
 import type { EventHandler } from '../hooks';
@@ -152,14 +153,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner {
   /** Reports `err` to the client as a fatal `agent.error` and ends the session with `code`. */
   fail(err: unknown, reason: string, code: number): Promise<void> {
     if (this.ending) return this.endPromise!;
-    const errorCode = err instanceof CrewError ? err.code : ErrorCodes.SETUP_FAILED;
-    this.report(
-      event('agent.error', {
-        message: describeError(err),
-        severity: 'fatal',
-        payload: { code: errorCode, error_class: errorClass(err) },
-      }),
-    );
+    this.report(agentError(errorCodeOf(err, ErrorCodes.SETUP_FAILED), err, { severity: 'fatal' }));
     return this.end(code, reason, true);
   }
 
@@ -174,12 +168,12 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner {
   }
 
   refuse(error: CrewError): void {
-    this.report(event('agent.error', { message: error.message, severity: 'warning', payload: errorPayload(error) }));
+    this.report(agentError(error.code, error, { severity: 'warning' }));
   }
 
   violate(error: CrewError, closeCode: number): void {
     if (this.ending) return;
-    this.report(event('agent.error', { message: error.message, severity: 'fatal', payload: errorPayload(error) }));
+    this.report(agentError(error.code, error, { severity: 'fatal' }));
     void this.end(closeCode, error.message, true);
   }
 
@@ -193,7 +187,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner {
   }
 
   nodeStopsSession(nodeName: string): void {
-    void this.end(CloseCodes.INTERNAL_ERROR, `node "${nodeName}" failed`, true);
+    void this.end(closeCodeOf(ErrorCodes.NODE_FAILED), `node "${nodeName}" failed`, true);
   }
 
   write(e: CrewEvent): void {
@@ -252,9 +246,4 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner {
     }
     return this.bus;
   }
-}
-
-function errorPayload(error: CrewError): Record<string, unknown> {
-  const issues = (error as { issues?: unknown }).issues;
-  return issues === undefined ? { code: error.code } : { code: error.code, issues };
 }

@@ -1,24 +1,26 @@
+import { CrewError, ErrorCodes } from '../errors';
+
 /**
  * Errors of the LLM client. Every failure of `OpenAIChatClient.stream()` is an
  * `LlmError` with a stable `code`, so callers (and the node that reports it as
  * `agent.error`) can tell a rate limit from a bad request or a stalled stream.
  */
 
-/** The stable codes of `LlmError`, one per failure kind. Documented in `docs/llm.md`. */
-export const LlmErrorCodes = {
+/** The codes of `LlmError`, one per failure kind: a subset of `ErrorCodes` (the registry in lib/errors.ts). Documented in `docs/llm.md`. */
+export const LlmErrorCodes = Object.freeze({
   /** The server answered with an error status (`status` is set). */
-  HTTP: 'CREW_ERR_LLM_HTTP',
+  HTTP: ErrorCodes.LLM_HTTP,
   /** The connection failed or broke (DNS, refused, reset). */
-  NETWORK: 'CREW_ERR_LLM_NETWORK',
+  NETWORK: ErrorCodes.LLM_NETWORK,
   /** No first byte within `timeoutMs`, or a gap longer than `idleTimeoutMs` mid-stream. */
-  TIMEOUT: 'CREW_ERR_LLM_TIMEOUT',
+  TIMEOUT: ErrorCodes.LLM_TIMEOUT,
   /** The caller's `signal` fired, or it was already aborted. */
-  ABORTED: 'CREW_ERR_LLM_ABORTED',
+  ABORTED: ErrorCodes.LLM_ABORTED,
   /** The server sent something that is not a chat-completions stream. */
-  BAD_RESPONSE: 'CREW_ERR_LLM_BAD_RESPONSE',
+  BAD_RESPONSE: ErrorCodes.LLM_BAD_RESPONSE,
   /** The server reported an error inside the stream (`data: {"error": ...}`). */
-  STREAM: 'CREW_ERR_LLM_STREAM',
-} as const;
+  STREAM: ErrorCodes.LLM_STREAM,
+});
 
 export type LlmErrorCode = (typeof LlmErrorCodes)[keyof typeof LlmErrorCodes];
 
@@ -36,8 +38,8 @@ export interface LlmErrorOptions {
  * already retried `attempts - 1` times when it throws). An aborted call has
  * `code` `CREW_ERR_LLM_ABORTED` and `name` `'AbortError'`, like an aborted `fetch`.
  */
-export class LlmError extends Error {
-  readonly code: LlmErrorCode;
+export class LlmError extends CrewError {
+  declare readonly code: LlmErrorCode;
   readonly status?: number;
   readonly retryable: boolean;
   readonly retryAfterMs?: number;
@@ -45,8 +47,7 @@ export class LlmError extends Error {
   attempts = 1;
 
   constructor(code: LlmErrorCode, message: string, options: LlmErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = code === LlmErrorCodes.ABORTED ? 'AbortError' : 'LlmError';
     this.status = options.status;
     this.retryable = options.retryable ?? false;

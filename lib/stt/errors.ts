@@ -1,3 +1,4 @@
+import { CrewError, ErrorCodes } from '../errors';
 import { errorBodyMessage } from '../tts/lightning-error';
 
 /**
@@ -6,23 +7,23 @@ import { errorBodyMessage } from '../tts/lightning-error';
  * could fare better. Documented in docs/voice-input.md.
  */
 
-/** The stable codes of `SttError`. */
-export const SttErrorCodes = {
+/** The codes of `SttError`: a subset of `ErrorCodes` (the registry in lib/errors.ts). */
+export const SttErrorCodes = Object.freeze({
   /** No API key: pass `apiKey` or set `SMALLEST_API_KEY` (thrown by the engine's constructor). */
-  NO_KEY: 'CREW_ERR_STT_NO_KEY',
+  NO_KEY: ErrorCodes.STT_NO_KEY,
   /** The server refused the key (HTTP 401 or 403 before the upgrade). */
-  AUTH: 'CREW_ERR_STT_AUTH',
+  AUTH: ErrorCodes.STT_AUTH,
   /** The server refused the parameters (HTTP 400: model, language, encoding, sample rate). */
-  BAD_REQUEST: 'CREW_ERR_STT_BAD_REQUEST',
+  BAD_REQUEST: ErrorCodes.STT_BAD_REQUEST,
   /** Too many streams or requests: HTTP 429, or close code 1008 (too many open sessions). */
-  LIMIT: 'CREW_ERR_STT_LIMIT',
+  LIMIT: ErrorCodes.STT_LIMIT,
   /** Any other HTTP status before the upgrade (`status` is set). */
-  HTTP: 'CREW_ERR_STT_HTTP',
+  HTTP: ErrorCodes.STT_HTTP,
   /** The server sent an error message on the stream. */
-  SERVER: 'CREW_ERR_STT_SERVER',
+  SERVER: ErrorCodes.STT_SERVER,
   /** Could not connect, the handshake timed out, or the connection closed unasked. */
-  NETWORK: 'CREW_ERR_STT_NETWORK',
-} as const;
+  NETWORK: ErrorCodes.STT_NETWORK,
+});
 
 export type SttErrorCode = (typeof SttErrorCodes)[keyof typeof SttErrorCodes];
 
@@ -36,16 +37,14 @@ export interface SttErrorOptions {
 }
 
 /** A failed speech-to-text stream (or engine setup). Never contains the API key. */
-export class SttError extends Error {
-  readonly code: SttErrorCode;
+export class SttError extends CrewError {
+  declare readonly code: SttErrorCode;
   readonly status?: number;
   readonly closeCode?: number;
   readonly retryable: boolean;
 
   constructor(code: SttErrorCode, message: string, options: SttErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'SttError';
-    this.code = code;
+    super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
     this.status = options.status;
     this.closeCode = options.closeCode;
     this.retryable = options.retryable ?? false;

@@ -1,5 +1,6 @@
 import { Observable, Subject } from 'rxjs';
 import WebSocket from 'ws';
+import { CloseCodes } from '../transport';
 import type { SttStream, SttTranscript } from './engine';
 import { httpSttError, SttError, SttErrorCodes } from './errors';
 import type { PulseSettings } from './pulse-engine';
@@ -124,7 +125,7 @@ export class PulseStream implements SttStream {
     if (message.type === 'error' || message.status === 'error') {
       const said = typeof message.message === 'string' ? message.message : JSON.stringify(message.error ?? message);
       this.fail(new SttError(SttErrorCodes.SERVER, `speech-to-text error: ${said}`, { retryable: true }));
-      this.socket!.close(1000);
+      this.socket!.close(CloseCodes.NORMAL);
       return;
     }
     if (message.type !== 'transcription') return; // speech_started / speech_ended and future types
@@ -136,7 +137,7 @@ export class PulseStream implements SttStream {
     this.subject.next(transcript);
     if (transcript.isLast) {
       this.finish();
-      this.socket!.close(1000);
+      this.socket!.close(CloseCodes.NORMAL);
     }
   }
 
@@ -144,7 +145,7 @@ export class PulseStream implements SttStream {
     clearTimeout(this.closeTimer);
     this.pending = [];
     this.pendingBytes = 0;
-    if (code === 1008) {
+    if (code === CloseCodes.POLICY_VIOLATION) {
       const why = reason ? `: ${reason}` : '';
       this.fail(new SttError(SttErrorCodes.LIMIT, `speech-to-text closed the stream with 1008 (too many open sessions)${why}`, { closeCode: code, retryable: true }));
     } else if (this.closing) {

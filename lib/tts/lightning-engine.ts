@@ -1,5 +1,5 @@
 import { createPcm16Resampler, Pcm16Resampler } from '../audio/resample';
-import { describeError, InvalidArgumentError } from '../errors';
+import { describeError, ErrorCodes, InvalidArgumentError } from '../errors';
 import { SseParser } from '../llm/sse';
 import { abortError, TtsEngine, TtsSynthesisOptions } from './engine';
 import { LightningError, lightningHttpError } from './lightning-error';
@@ -31,7 +31,7 @@ export const LIGHTNING_SAMPLE_RATES: readonly number[] = [8000, 16000, 24000, 44
  * (`POST /waves/v1/tts/live`, server-sent events). Audio is requested as raw
  * PCM at the session's rate (resampled when Lightning has no such rate) and
  * yielded as each event arrives, so playback starts after the first ~200 ms.
- * Firing the signal closes the HTTP request. Failures throw `LightningError`.
+ * Firing the signal closes the HTTP request. Failures throw `LightningError` (its `code` says what failed).
  *
  * @example
  * new TextToSpeech({ engine: new LightningEngine({ voiceId: 'magnus' }) }) // key from SMALLEST_API_KEY
@@ -98,7 +98,7 @@ export class LightningEngine implements TtsEngine {
         signal: controller.signal,
       });
       if (!response.ok) throw await lightningHttpError(response);
-      if (response.body === null) throw new LightningError('Lightning TTS: the response has no body');
+      if (response.body === null) throw new LightningError(ErrorCodes.TTS_BAD_RESPONSE, 'Lightning TTS: the response has no body');
       if (requestRate !== sampleRate) resampler = await createPcm16Resampler(requestRate, sampleRate);
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
@@ -118,16 +118,16 @@ export class LightningEngine implements TtsEngine {
             clearTimeout(timer); // the time the consumer takes is not the server's
             yield resampler ? resampler.push(pcm) : pcm;
           } else if (frame.status === 'error' || frame.error !== undefined) {
-            throw new LightningError(`Lightning TTS: the stream reported an error: ${streamErrorMessage(frame)}`);
+            throw new LightningError(ErrorCodes.TTS_STREAM, `Lightning TTS: the stream reported an error: ${streamErrorMessage(frame)}`);
           }
         }
-        if (done) throw new LightningError('Lightning TTS: the stream ended before its done frame (the audio may be cut short)');
+        if (done) throw new LightningError(ErrorCodes.TTS_BAD_RESPONSE, 'Lightning TTS: the stream ended before its done frame (the audio may be cut short)');
       }
     } catch (err) {
       if (signal.aborted) throw abortError(signal);
-      if (timedOut) throw new LightningError(`Lightning TTS: no response from ${this.url} within ${this.timeoutMs} ms`);
+      if (timedOut) throw new LightningError(ErrorCodes.TTS_TIMEOUT, `Lightning TTS: no response from ${this.url} within ${this.timeoutMs} ms`);
       if (err instanceof LightningError) throw err;
-      throw new LightningError(`Lightning TTS: request to ${this.url} failed: ${describeError(err)}`, { cause: err });
+      throw new LightningError(ErrorCodes.TTS_NETWORK, `Lightning TTS: request to ${this.url} failed: ${describeError(err)}`, { cause: err });
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
@@ -185,7 +185,7 @@ function parseFrame(data: string): SseFrame {
   } catch {
     // fall through
   }
-  throw new LightningError(`Lightning TTS: unexpected data in the stream: ${data.slice(0, 200)}`);
+  throw new LightningError(ErrorCodes.TTS_BAD_RESPONSE, `Lightning TTS: unexpected data in the stream: ${data.slice(0, 200)}`);
 }
 
 function streamErrorMessage(frame: SseFrame): string {

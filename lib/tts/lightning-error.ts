@@ -1,21 +1,39 @@
+import { CrewError, ErrorCodes } from '../errors';
+
+/** The codes of `LightningError` (entries of the registry in lib/errors.ts). */
+export type LightningErrorCode =
+  | typeof ErrorCodes.TTS_HTTP
+  | typeof ErrorCodes.TTS_NETWORK
+  | typeof ErrorCodes.TTS_TIMEOUT
+  | typeof ErrorCodes.TTS_BAD_RESPONSE
+  | typeof ErrorCodes.TTS_STREAM;
+
 /**
- * A failed Lightning text-to-speech call. `status` is the HTTP status when
- * the server answered with an error (401 bad key, 400 bad request, 429 rate
- * or concurrency limit, 5xx server error), absent for network failures,
- * timeouts and broken streams. The message names the status and the
- * server's own explanation, e.g.
+ * A failed Lightning text-to-speech call. `code` says what failed:
+ * `CREW_ERR_TTS_HTTP` when the server answered with an error status (`status`
+ * set: 401 bad key, 400 bad request, 429 rate or concurrency limit, 5xx
+ * server error), `CREW_ERR_TTS_NETWORK` when the request failed,
+ * `CREW_ERR_TTS_TIMEOUT` when nothing came within `timeoutMs`,
+ * `CREW_ERR_TTS_STREAM` when the stream reported an error and
+ * `CREW_ERR_TTS_BAD_RESPONSE` when it was not Lightning's stream (no body,
+ * data that is not JSON, no done frame). The message names the status and
+ * the server's own explanation, e.g.
  * `Lightning TTS: HTTP 400: voice_id: Invalid Voice ID`.
  */
-export class LightningError extends Error {
+export class LightningError extends CrewError {
+  declare readonly code: LightningErrorCode;
   readonly status?: number;
   /** The server's explanation, as parsed from its error body. */
   readonly serverMessage?: string;
   /** The `x-request-id` response header, to quote to Smallest AI's support. */
   readonly requestId?: string;
 
-  constructor(message: string, options: { status?: number; serverMessage?: string; requestId?: string; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'LightningError';
+  constructor(
+    code: LightningErrorCode,
+    message: string,
+    options: { status?: number; serverMessage?: string; requestId?: string; cause?: unknown } = {},
+  ) {
+    super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
     this.status = options.status;
     this.serverMessage = options.serverMessage;
     this.requestId = options.requestId;
@@ -35,6 +53,7 @@ export async function lightningHttpError(response: Response): Promise<LightningE
   const retryAfter = response.status === 429 ? response.headers.get('retry-after') : null;
   const hints = [retryAfter ? `retry after ${retryAfter} s` : '', requestId ? `request id ${requestId}` : ''].filter(Boolean);
   return new LightningError(
+    ErrorCodes.TTS_HTTP,
     `Lightning TTS: HTTP ${response.status}: ${serverMessage}${hints.length > 0 ? ` (${hints.join(', ')})` : ''}`,
     { status: response.status, serverMessage, requestId },
   );

@@ -179,7 +179,7 @@ describe('SpeechToText', () => {
     expect(engine.opened[1].closed).toBe(true);
   });
 
-  it('reports an engine whose open() throws, and goes on', async () => {
+  it('reports an engine whose open() throws (CREW_ERR_STT_FAILED), and goes on', async () => {
     const engine: SttEngine = {
       open: () => {
         throw new Error('no device');
@@ -192,6 +192,8 @@ describe('SpeechToText', () => {
     client.send(tone(20));
     client.send(tone(20));
     expect(client.all('agent.error').map((e) => e.message)).toEqual(['speech-to-text failed: no device', 'speech-to-text failed: no device']);
+    // an error with no rxcrew code of its own is reported as CREW_ERR_STT_FAILED
+    expect(client.all('agent.error')[0].payload).toEqual({ code: ErrorCodes.STT_FAILED, error_class: 'Error', message: 'no device', node_name: 'SpeechToText' });
     await session.stop();
   });
 

@@ -1,4 +1,4 @@
-import { CrewEvent, CrewSession, event } from 'rxcrew';
+import { CrewEvent, CrewSession, ErrorCodes, event, LightningError } from 'rxcrew';
 import { TextToSpeech, TextToSpeechOptions } from 'rxcrew/operators';
 import { TestClient } from 'rxcrew/testing';
 import type { TtsEngine } from '../../lib/tts/engine';
@@ -151,11 +151,22 @@ describe('TextToSpeech', () => {
     expect(error).toMatchObject({
       severity: 'warning',
       message: 'node "TextToSpeech" could not synthesize speech with fake: engine exploded',
-      payload: { code: 'CREW_ERR_NODE_FAILED', node_name: 'TextToSpeech', engine: 'fake', error_class: 'Error', message: 'engine exploded' },
+      payload: { code: 'CREW_ERR_TTS_FAILED', node_name: 'TextToSpeech', engine: 'fake', error_class: 'Error', message: 'engine exploded' },
     });
     say('agent.speak', { text: 'This one is spoken fine.' });
     await client.next('agent.audio');
     expect(engine.calls).toHaveLength(2);
+  });
+
+  it("reports an engine error that has an rxcrew code under that code (a LightningError's)", async () => {
+    const { engine, client, say } = await setup();
+    engine.failNext = new LightningError(ErrorCodes.TTS_HTTP, 'Lightning TTS: HTTP 401: Unauthorized', { status: 401 });
+    say('agent.speak', { text: 'This one fails to speak.' });
+    expect(await client.next('agent.error')).toMatchObject({
+      severity: 'warning',
+      message: 'node "TextToSpeech" could not synthesize speech with fake: Lightning TTS: HTTP 401: Unauthorized',
+      payload: { code: 'CREW_ERR_TTS_HTTP', node_name: 'TextToSpeech', engine: 'fake', error_class: 'LightningError', message: 'Lightning TTS: HTTP 401: Unauthorized' },
+    });
   });
 
   it('frames streamed pieces of any size, odd ones included, without losing a byte', async () => {

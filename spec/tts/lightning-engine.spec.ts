@@ -1,3 +1,4 @@
+import { CrewError, ErrorCodes } from '../../lib/errors';
 import { LightningEngine, LightningEngineOptions } from '../../lib/tts/lightning-engine';
 import { errorBodyMessage, LightningError } from '../../lib/tts/lightning-error';
 import { FakeLightning, FakeLightningOptions } from './support/fake-lightning';
@@ -106,7 +107,7 @@ describe('LightningEngine against a fake Lightning server', () => {
     expect(fake.connections).toBeLessThanOrEqual(2);
   });
 
-  describe('errors name the status and the server message', () => {
+  describe('errors name the status and the server message, and have a code', () => {
     const failure = (tts: LightningEngine, text = TEXT) => collect(tts.synthesize(text, { sampleRate: 16000, signal: open() })).then(
       () => Promise.reject(new Error('expected a failure')),
       (err: LightningError) => err,
@@ -116,6 +117,8 @@ describe('LightningEngine against a fake Lightning server', () => {
       await serve();
       const err = await failure(engine({ apiKey: 'sk_wrong' }));
       expect(err).toBeInstanceOf(LightningError);
+      expect(err).toBeInstanceOf(CrewError);
+      expect(err.code).toBe(ErrorCodes.TTS_HTTP);
       expect(err.status).toBe(401);
       expect(err.message).toMatch(/^Lightning TTS: HTTP 401: Unauthorized: Invalid or missing API key \(request id [0-9a-f-]{36}\)$/);
     });
@@ -123,6 +126,7 @@ describe('LightningEngine against a fake Lightning server', () => {
     it('400: an unknown voice (zod-style body)', async () => {
       await serve();
       const err = await failure(engine({ voiceId: 'nobody' }));
+      expect(err.code).toBe(ErrorCodes.TTS_HTTP);
       expect(err.status).toBe(400);
       expect(err.serverMessage).toBe('voice_id: Invalid Voice ID');
       expect(err.message).toContain('HTTP 400: voice_id: Invalid Voice ID');
@@ -131,24 +135,25 @@ describe('LightningEngine against a fake Lightning server', () => {
     it('429 with Retry-After, and 500', async () => {
       await serve({ fail: { status: 429, body: { error: 'TooManyRequests', message: 'Concurrency limit reached' }, headers: { 'Retry-After': '2' } } });
       const limited = await failure(engine());
-      expect(limited.status).toBe(429);
+      expect(limited).toMatchObject({ code: ErrorCodes.TTS_HTTP, status: 429 });
       expect(limited.message).toMatch(/HTTP 429: TooManyRequests: Concurrency limit reached \(retry after 2 s, request id /);
       await fake.close();
       await serve({ fail: { status: 500, body: { message: 'Internal server error' } } });
-      expect((await failure(engine())).message).toMatch(/^Lightning TTS: HTTP 500: Internal server error/);
+      expect(await failure(engine())).toMatchObject({ code: ErrorCodes.TTS_HTTP, status: 500, message: expect.stringMatching(/^Lightning TTS: HTTP 500: Internal server error/) });
     });
 
     it('a stream that ends without its done frame, or reports an error', async () => {
       await serve({ stream: 'truncated' });
-      expect((await failure(engine())).message).toMatch(/ended before its done frame/);
+      expect(await failure(engine())).toMatchObject({ code: ErrorCodes.TTS_BAD_RESPONSE, message: expect.stringMatching(/ended before its done frame/) });
       await fake.close();
       await serve({ stream: 'error-frame' });
-      expect((await failure(engine())).message).toBe('Lightning TTS: the stream reported an error: synthesis failed');
+      expect(await failure(engine())).toMatchObject({ code: ErrorCodes.TTS_STREAM, message: 'Lightning TTS: the stream reported an error: synthesis failed' });
     });
 
     it('a server that goes quiet: the idle timeout', async () => {
       await serve({ stream: 'stall' });
       const err = await failure(engine({ timeoutMs: 150 }));
+      expect(err.code).toBe(ErrorCodes.TTS_TIMEOUT);
       expect(err.message).toBe(`Lightning TTS: no response from ${baseURL}/waves/v1/tts/live within 150 ms`);
       await fake.requests[0].closed;
       expect(fake.requests[0].closedEarly).toBe(true);
@@ -159,6 +164,7 @@ describe('LightningEngine against a fake Lightning server', () => {
       await fake.close();
       const err = await failure(engine());
       expect(err.status).toBeUndefined();
+      expect(err.code).toBe(ErrorCodes.TTS_NETWORK);
       expect(err.message).toMatch(/^Lightning TTS: request to http:\/\/127\.0\.0\.1:\d+\/waves\/v1\/tts\/live failed: /);
     });
   });

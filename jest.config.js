@@ -8,6 +8,8 @@ module.exports = {
     '^rxcrew$': '<rootDir>/lib/index.ts',
     '^rxcrew/operators$': '<rootDir>/operators/index.ts',
     '^rxcrew/testing$': '<rootDir>/lib/testing/index.ts',
+    '^rxcrew/voice$': '<rootDir>/operators/voice.ts',
+    '^rxcrew/llm$': '<rootDir>/lib/llm/index.ts',
   },
   testTimeout: 20000,
   reporters: ['default', '<rootDir>/spec/support/summary-reporter.js'],

@@ -14,13 +14,13 @@ import {
   InvalidEdgeError,
   LightningError,
   LlmError,
-  LlmErrorCodes,
   NodeSetupError,
   SessionClosedError,
   SttError,
-  SttErrorCodes,
   UnknownNodeError,
 } from 'rxcrew';
+import { LlmErrorCodes } from 'rxcrew/llm';
+import { SttErrorCodes } from 'rxcrew/voice';
 import { closeCodeOf, crewError, errorCodeOf, errorEntry, errorMessage, ErrorRegistry } from '../lib/errors';
 import { ROOT, tsFiles } from './support/source-files';
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { BadEventError, canonicalType, defineEvent, ErrorCodes, event, Events, getEventDefinition, registeredEventTypes } from 'rxcrew';
+import { BadEventError, defineEvent, ErrorCodes, event, Events } from 'rxcrew';
+import { canonicalType, getEventDefinition, registeredEventTypes } from '../lib/events';
 
 describe('defineEvent', () => {
   const Order = defineEvent('shop.order_placed', { order_id: z.string(), total: z.number().nonnegative() });

@@ -1,12 +1,10 @@
 import { Observable } from 'rxjs';
 import { z } from 'zod';
+import { defaultResponder, ScriptMatch, ScriptRule } from 'rxcrew/llm';
 import {
-  defaultResponder,
   NodeContext,
   OutputCrewNode,
   Responder,
-  ScriptMatch,
-  ScriptRule,
   tool,
   Turn,
   TurnOutput,

@@ -8,7 +8,8 @@
  *      HOST=127.0.0.1 npm run demo:sales (loopback only; default: every interface)
  * Talk to it: npx rxcrew chat --name Ada   (or npm run demo:client -- --name Ada)
  */
-import { AtomsCrewApp, defaultResponder } from 'rxcrew';
+import { AtomsCrewApp } from 'rxcrew';
+import { defaultResponder } from 'rxcrew/llm';
 import { setup } from './setup';
 
 // No port option: the app reads $PORT and falls back to 8080, as the design asks.

@@ -1,5 +1,6 @@
 import { Observable } from 'rxjs';
-import { defaultResponder, OutputCrewNode, Responder, Turn, TurnOutput } from 'rxcrew';
+import { OutputCrewNode, Responder, Turn, TurnOutput } from 'rxcrew';
+import { defaultResponder } from 'rxcrew/llm';
 
 export const GREETING =
   "Hello! I'm the rxcrew voice demo. Type a message, or start the microphone and talk to me. Ask me for a story, then interrupt me.";

@@ -5,7 +5,9 @@
  * one), embedded text-to-speech (mespeak), energy voice activity detection, and
  * speech-to-text only with SMALLEST_API_KEY (Pulse); without it, type.
  */
-import { CrewApp, defaultResponder, PulseEngine } from 'rxcrew';
+import { CrewApp } from 'rxcrew';
+import { defaultResponder } from 'rxcrew/llm';
+import { PulseEngine } from 'rxcrew/voice';
 import { createVoiceSetup } from './setup';
 import { publicFolder, staticFiles } from './static-files';
 

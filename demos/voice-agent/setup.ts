@@ -1,6 +1,7 @@
-import { CrewSession, defaultResponder } from 'rxcrew';
-import { AudioPacer, SpeechToText, TextToSpeech, VoiceActivity } from 'rxcrew/operators';
-import type { SttEngine, TtsEngine } from 'rxcrew';
+import { CrewSession } from 'rxcrew';
+import { defaultResponder } from 'rxcrew/llm';
+import { AudioPacer, SpeechToText, TextToSpeech, VoiceActivity } from 'rxcrew/voice';
+import type { SttEngine, TtsEngine } from 'rxcrew/voice';
 import { VoiceAssistant, VoiceAssistantOptions } from './assistant';
 
 export interface VoiceSetupOptions extends VoiceAssistantOptions {

@@ -1,4 +1,4 @@
-/** Models for `OutputCrewNode.generateResponse`: an OpenAI-compatible streaming client and the embedded scripted model. */
+/** Models for `OutputCrewNode.generateResponse` (`rxcrew/llm`): an OpenAI-compatible streaming client and the embedded scripted model. */
 
 // the client
 export { OpenAIChatClient } from './openai-client';
@@ -7,10 +7,7 @@ export type { OpenAIChatClientOptions } from './client-options';
 export type { ChatModelClient, ChatStreamRequest, LlmChunk } from './types';
 export { isAbortError, LlmError, LlmErrorCodes } from './errors';
 export type { LlmErrorCode } from './errors';
-export { defaultBackoff, defaultSleep } from './retry';
 export type { Backoff, Sleep } from './retry';
-export { SseParser } from './sse';
-export type { SseEvent } from './sse';
 
 // responders
 export { openAIResponder } from './responder';

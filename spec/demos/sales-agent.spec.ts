@@ -1,7 +1,7 @@
 import { CrewEvent, CrewSession } from 'rxcrew';
 import { TestClient } from 'rxcrew/testing';
 import { SALES_RULES, SalesAgent, SCRIPT } from '../../demos/sales-agent/sales-agent';
-import { scriptedResponder } from 'rxcrew';
+import { scriptedResponder } from 'rxcrew/llm';
 import { createSetup, SPEECH_COUNT_KEY } from '../../demos/sales-agent/setup';
 import { SessionStats, StatsTracker } from '../../demos/sales-agent/stats-tracker';
 

@@ -1,4 +1,4 @@
-import { defaultBackoff, defaultSleep } from '../../lib/llm';
+import { defaultBackoff, defaultSleep } from '../../lib/llm/retry';
 import { MAX_RETRY_AFTER_MS, retryAfterMs } from '../../lib/llm/retry';
 import { isRetryableStatus, serverErrorMessage } from '../../lib/llm/errors';
 

@@ -1,4 +1,4 @@
-import { SseEvent, SseParser } from '../../lib/llm';
+import { SseEvent, SseParser } from '../../lib/llm/sse';
 
 /** Feeds `pieces` one by one, then ends the stream; returns every event. */
 function parse(...pieces: string[]): SseEvent[] {

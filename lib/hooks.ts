@@ -27,7 +27,9 @@ const MAX_UNCACHED_HOOKS = 8;
 
 /**
  * The pattern the Atoms SDK's examples hook on: every event the session
- * receives from the client (after validation), and nothing else.
+ * receives from the client (after validation; JSON events and `user.audio`),
+ * and nothing else — not node emissions, runtime events (`system.user.joined`
+ * included), `inject` or `send` (spec/integration/on-event-received.spec.ts).
  */
 export const ON_EVENT_RECEIVED = 'on_event_received';
 

@@ -108,7 +108,8 @@ export class CrewSession {
   /**
    * Calls `handler(session, event)` for each event whose type matches `pattern`
    * (an exact type, an alias, `prefix.*` or `*`; `on_event_received`: every
-   * event received from the client). Returns a function that removes the hook.
+   * event received from the client — JSON and `user.audio`, not what nodes, the
+   * runtime, `inject` or `send` make). Returns a function that removes the hook.
    */
   onEvent<E extends CrewEvent = CrewEvent>(pattern: string, handler: EventHandler<E>): () => void {
     return this.runtime.onEvent(pattern, handler as EventHandler);

@@ -192,3 +192,62 @@ describe('CrewSession.onEvent: failures', () => {
     expect(args).toEqual([[session, x]]);
   });
 });
+
+describe("CrewSession.onEvent('on_event_received')", () => {
+  const say = (content: string) => ({ type: 'agent.transcript.update', role: 'user', content });
+
+  it('sees client events only, also with more hooks than the uncached scan handles', async () => {
+    // past 8 hooks, matches are cached per type; client and non-client matches must not share a cache entry
+    const received: string[] = [];
+    const typed: string[] = [];
+    const { session, client } = await started((s) => {
+      s.addNode(node('reply', map((e) => (e.type === 'agent.transcript.update' ? { type: 'agent.transcript.update', role: 'assistant', content: 'echo' } : e))));
+      for (let i = 0; i < 9; i++) s.onEvent(`test.unused${i}`, () => undefined);
+      s.onEvent('on_event_received', (_s, e) => void received.push(`${e.type}:${String(e.content ?? '')}`));
+      s.onEvent('agent.transcript.update', (_s, e) => void typed.push(String(e.content)));
+    });
+    client.send(say('one'));
+    session.inject(say('injected'));
+    client.send(say('two'));
+    expect(received).toEqual(['agent.transcript.update:one', 'agent.transcript.update:two']);
+    // the same type from a node or inject() reaches type hooks, not on_event_received
+    expect(typed).toEqual(['one', 'echo', 'injected', 'echo', 'two', 'echo']);
+  });
+
+  it('sees a client event once even when a node passes the same object on later', async () => {
+    const received: CrewEvent[] = [];
+    const { client } = await started((s) => {
+      s.addNode(node('late', (input$) => input$.pipe(filter((e) => e.type === 'agent.transcript.update'), delay(1))));
+      s.onEvent('on_event_received', (_s, e) => void received.push(e));
+    });
+    client.send(say('x'));
+    await client.next('agent.transcript.update');
+    expect(received).toHaveLength(1);
+  });
+
+  it('does not see frames dropped by the rate limit, nor those after the session ended', async () => {
+    const received: string[] = [];
+    const session = new CrewSession({ logger: quiet(), limits: { maxEventsPerSecond: 2 }, now: () => 0 });
+    session.onEvent('on_event_received', (_s, e) => void received.push(String(e.content)));
+    const client = new TestClient(session);
+    await session.start();
+    client.send(say('a'));
+    client.send(say('b'));
+    client.send(say('dropped')); // the clock stands still: the bucket is empty
+    expect(client.all('agent.error').map((e) => (e.payload as { code: string }).code)).toEqual([ErrorCodes.RATE_LIMITED]);
+    await session.stop();
+    client.send(say('late'));
+    expect(received).toEqual(['a', 'b']);
+  });
+
+  it('sees only what arrives after it was added', async () => {
+    const { session, client } = await started();
+    client.send(say('before'));
+    const received: string[] = [];
+    const off = session.onEvent('on_event_received', (_s, e) => void received.push(String(e.content)));
+    client.send(say('during'));
+    off();
+    client.send(say('after'));
+    expect(received).toEqual(['during']);
+  });
+});

@@ -159,11 +159,11 @@ export class Delivery {
     this.depth = 1;
     try {
       if (started) {
-        this.dispatch(ROOT, left);
+        this.dispatch(CLIENT, left);
         this.drain();
         for (const w of this.wired) w.input.complete();
       } else {
-        this.bus?.publish(left, false);
+        this.bus?.publish(left, true);
       }
       this.drain();
     } finally {

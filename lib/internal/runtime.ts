@@ -131,7 +131,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner {
     this.currentState = 'running';
     if (this.transportOpen) this.transport!.started?.();
     this.delivery.open(event('agent.ready', { session_id: this.session.id }));
-    this.delivery.enter(ROOT, event('system.user.joined', { session_id: this.session.id }));
+    this.delivery.enter(CLIENT, event('system.user.joined', { session_id: this.session.id }));
     this.port?.open();
   }
 

@@ -8,12 +8,11 @@ import {
   NodeContext,
   OutputCrewNode,
   Responder,
-  scriptedResponder,
-  ScriptRule,
   tool,
   Turn,
   TurnOutput,
 } from 'rxcrew';
+import { scriptedResponder, ScriptRule } from 'rxcrew/llm';
 import { CrewClient, Harness, say, silentLogger } from '../integration/helpers';
 
 /*
@@ -113,6 +112,7 @@ class SupportAgent extends OutputCrewNode {
 }
 
 describe('cookbook port: background agent (SentimentAnalyzer + SupportAgent)', () => {
+  const GREETING = 'Hello! I am your support agent. How can I help you today?';
   const h = new Harness();
   afterEach(() => h.cleanup());
 
@@ -128,6 +128,10 @@ describe('cookbook port: background agent (SentimentAnalyzer + SupportAgent)', (
         session.addNode(analyzer);
         session.addNode(agent);
         analyzers.set(session.id, analyzer);
+        // the cookbook's greeting: on_event_received sees the user join (added before start())
+        session.onEvent('on_event_received', (_s, e) => {
+          if (e.type === 'system.user.joined') agent.speak(GREETING);
+        });
       },
     });
     return { ...app, analyzers };
@@ -166,6 +170,7 @@ describe('cookbook port: background agent (SentimentAnalyzer + SupportAgent)', (
       calmTurns.push(await turn(calm, calmLines[i]));
     }
 
+    for (const client of [angry, calm]) expect(client.events.filter((e) => e.type === 'agent.speak').map((e) => e.text)).toEqual([GREETING]);
     expect(angryTurns.map((t) => t.text)).toEqual(['Your order is on its way.', 'How can I help?', ESCALATION]);
     expect(calmTurns.map((t) => t.text)).toEqual(['Your order is on its way.', 'How can I help?', 'Your order is on its way.']);
 

@@ -91,6 +91,7 @@ describe("onEvent('on_event_received') over a real socket", () => {
     await client.roundTrip();
 
     expect(app.received.map(label)).toEqual([
+      'system.user.joined', // the client joined (made by the runtime, as the platform does)
       'system.init',
       'transcript:early',
       'user.audio:1',
@@ -108,7 +109,7 @@ describe("onEvent('on_event_received') over a real socket", () => {
     expect(app.received.find((e) => e.type === 'user.audio')).toMatchObject({ sample_rate: 16000 });
   });
 
-  it('does not see what nodes emit, the runtime’s own events, injected events or events sent to the client', async () => {
+  it('sees the client join and leave, but not what nodes emit, the runtime’s other events, injected events or events sent to the client', async () => {
     const app = await recordingApp(Promise.resolve());
     const client = await app.connect();
     await client.next('agent.ready');
@@ -120,11 +121,10 @@ describe("onEvent('on_event_received') over a real socket", () => {
 
     const clientTypes = new Set(app.received);
     const notReceived = app.all.filter((e) => !clientTypes.has(e)).map((e) => e.type);
-    expect(app.received.map(label)).toEqual(['transcript:hello']);
+    expect(app.received.map(label)).toEqual(['system.user.joined', 'transcript:hello', 'system.user.left']);
     // the '*' hook saw them all; on_event_received none of these
     expect(notReceived).toEqual([
       'agent.ready', // runtime → client
-      'system.user.joined', // runtime, through the root
       'test.echo', // a node's answer to it
       'test.injected.before_start', // inject() held before start
       'test.echo', // a node's answer to it
@@ -132,7 +132,6 @@ describe("onEvent('on_event_received') over a real socket", () => {
       'test.echo',
       'agent.log', // send()
       'agent.speak', // a node's answer to the client's transcript
-      'system.user.left', // runtime, at the end
       'test.echo',
     ]);
   });
@@ -152,7 +151,8 @@ describe("onEvent('on_event_received') over a real socket", () => {
     client.send(say('valid after all that'));
     await client.next((e) => e.type === 'agent.speak' && e.text === 'heard valid after all that');
 
-    expect(app.received.map(label)).toEqual(['transcript:valid after all that']);
+    // the runtime's joined only: the client's copies of joined and left were dropped
+    expect(app.received.map(label)).toEqual(['system.user.joined', 'transcript:valid after all that']);
     const refusals = client.events.filter((e) => e.type === 'agent.error');
     expect(refusals).toHaveLength(5);
     expect(refusals.every((e) => (e.payload as { code?: string }).code === ErrorCodes.BAD_EVENT && e.severity === 'warning')).toBe(true);

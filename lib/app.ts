@@ -5,6 +5,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { CrewAppOptions, resolveAppOptions, ResolvedAppOptions } from './app-options';
 import { agentError } from './agent-error';
 import { closeCodeOf, crewError, ErrorCodes, InvalidArgumentError } from './errors';
+import { runSetup } from './internal/run-setup';
 import { SendLimits, TransportOwner, WsTransport } from './internal/ws-transport';
 import { CrewSession } from './session';
 import { CloseCodes } from './transport';
@@ -290,19 +291,7 @@ export class CrewApp {
         logger.warn(`rxcrew: session ${session.id}: dropped ${transport.stats.droppedAudioFrames} audio frame(s) for a slow client`);
       }
     });
-    let result: void | Promise<void>;
-    try {
-      result = setup(session);
-    } catch (err) {
-      void session.fail(err, 'setup failed');
-      return;
-    }
-    Promise.resolve(result).then(
-      () => {
-        if (session.state === 'created') void session.start();
-      },
-      (err: unknown) => void session.fail(err, 'setup failed'),
-    );
+    runSetup(setup, session);
   }
 
   /**

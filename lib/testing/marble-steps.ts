@@ -34,9 +34,18 @@ export function marbleSteps(marbles: string, name: string): MarbleStep[] {
 /** A client's `system.control.interrupt`. */
 export const INTERRUPT: CrewEvent = Object.freeze({ type: 'system.control.interrupt' });
 
-/** The event for a letter of an `interrupt` marble: its value in `values` if any, else a plain interrupt. */
+/**
+ * The event for a letter of an `interrupt` marble: its value in `values` if any
+ * (which must be an interrupt: the letter is easily one the client marble uses
+ * for something else), else a plain interrupt.
+ */
 export function interruptFor(letter: string, values: Record<string, CrewEvent> | undefined): CrewEvent {
-  return values !== undefined && Object.prototype.hasOwnProperty.call(values, letter) ? values[letter] : INTERRUPT;
+  if (values === undefined || !Object.prototype.hasOwnProperty.call(values, letter)) return INTERRUPT;
+  const e = values[letter];
+  if (e?.type !== INTERRUPT.type) {
+    throw new InvalidArgumentError(`interrupt: letter '${letter}' is a "${String(e?.type)}" in \`values\`; use a letter that is not, or a ${INTERRUPT.type}`);
+  }
+  return e;
 }
 
 /** The value of a letter that must have one. */

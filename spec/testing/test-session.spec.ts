@@ -355,6 +355,9 @@ describe('testSession', () => {
       await expect(testSession(setup, { client: '-#' })).rejects.toThrow("client: '#' has no meaning here");
       await expect(testSession(setup, { inject: '-|' })).rejects.toThrow("inject: '|' has no meaning here");
       await expect(testSession(setup, { interrupt: '-#' })).rejects.toThrow("interrupt: '#' has no meaning here");
+      await expect(testSession(setup, { interrupt: '-a', values: { a: user('x') } })).rejects.toThrow(
+        `interrupt: letter 'a' is a "agent.transcript.update" in \`values\`; use a letter that is not, or a system.control.interrupt`,
+      );
       await expect(testSession(setup, { client: 'a^', values: { a: user('x') } })).rejects.toThrow("client: nothing may come before '^'");
       await expect(testSession('nope' as never, {})).rejects.toThrow('testSession: setup must be a function');
       expect(called).toBe(false);

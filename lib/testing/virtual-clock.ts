@@ -75,7 +75,8 @@ export class VirtualClock {
   schedule(fn: () => void, delay = 0, period?: number): VirtualTimer {
     const id = this.nextId++;
     const wait = Number.isFinite(delay) && delay > 0 ? delay : 0;
-    // an interval of 0 would never let time move on; Node makes it 1 ms too
+    // a period of 0 would never let time move on (Node makes it 1 ms too); a delay of 0 stays
+    // in this frame, as `timer(0)` does under `TestScheduler`
     const every = period === undefined ? undefined : Math.max(1, Number.isFinite(period) ? period : 1);
     const pending: Pending = { id, at: this.time + wait, delay: wait, fn, period: every, cancelled: false };
     this.byId.set(id, pending);

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { CrewAppOptions, resolveAppOptions, ResolvedAppOptions } from './app-options';
 import { agentError } from './agent-error';
 import { closeCodeOf, crewError, ErrorCodes, InvalidArgumentError } from './errors';
+import { runSetup } from './internal/run-setup';
 import { checkEvery, Sweeps } from './internal/sweeps';
 import { pathOf, UpgradeGate } from './internal/upgrade-gate';
 import { SendLimits, TransportOwner, WsTransport } from './internal/ws-transport';
@@ -182,19 +183,7 @@ export class CrewApp {
         logger.warn(`rxcrew: session ${session.id}: dropped ${transport.stats.droppedAudioFrames} audio frame(s) for a slow client`);
       }
     });
-    let result: void | Promise<void>;
-    try {
-      result = setup(session);
-    } catch (err) {
-      void session.fail(err, 'setup failed');
-      return;
-    }
-    Promise.resolve(result).then(
-      () => {
-        if (session.state === 'created') void session.start();
-      },
-      (err: unknown) => void session.fail(err, 'setup failed'),
-    );
+    runSetup(setup, session);
   }
 
   /** A client that reads too slowly to keep up: close it (1013) and let it go, whatever it still has queued. */

@@ -114,6 +114,7 @@ describe('public exports', () => {
   "createNodeTestScheduler",
   "runNode",
   "testNode",
+  "testSession",
 ]
 `);
   });

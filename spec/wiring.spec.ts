@@ -1,102 +1,110 @@
 import { delay, filter, map, mergeMap, Observable, tap } from 'rxjs';
 import { BackgroundCrewNode, CrewEvent, CrewNode, CrewSession, node } from 'rxcrew';
-import { createNodeTestScheduler, TestClient } from 'rxcrew/testing';
-import type { RunHelpers } from 'rxjs/internal/testing/TestScheduler';
+import { testSession, TestSessionOptions } from 'rxcrew/testing';
 
-// Wiring semantics in virtual time: events are injected at marble frames and the
-// client's received events are compared frame by frame.
+// Wiring semantics in virtual time: events are injected at marble frames and what
+// the client receives is compared frame by frame (testSession from rxcrew/testing).
+// The client receives agent.ready at frame 0, and system.user.joined from every
+// node that passes it on; inputs come after that frame-0 group.
 
 const ev = (type: string, fields: Record<string, unknown> = {}): CrewEvent => ({ type, ...fields });
 const a = ev('test.a');
 const b = ev('test.b');
+const ready = ev('agent.ready', { session_id: 's1' });
+/** system.user.joined as it leaves the nodes named in `via`. */
+const joined = (...via: string[]): CrewEvent => ev('system.user.joined', { session_id: 's1', ...(via.length > 0 ? { via } : {}) });
+const options: TestSessionOptions = { session: { id: 's1' } };
 
 /** A pass-through node that stamps what it forwards with its name. */
 function stamp(name: string): CrewNode {
   return node(name, map((e) => ({ ...e, via: [...((e.via as string[]) ?? []), name] })));
 }
 
-/** The marble helpers, and `inject(marbles)`: injects `a` and `b` into the session at their frames. */
-type SessionHelpers = RunHelpers & { inject(marbles: string): void };
-
-function runSession(build: (s: CrewSession) => void, body: (h: SessionHelpers, out$: Observable<CrewEvent>) => void): void {
-  createNodeTestScheduler((actual, expected) => expect(actual).toEqual(expected)).run((helpers) => {
-    const session = new CrewSession({ id: 's1' });
-    build(session);
-    const client = new TestClient(session, { serialize: false });
-    void session.start();
-    const inject = (marbles: string) => void helpers.hot(marbles, { a, b }).subscribe((e) => session.inject(e));
-    body({ ...helpers, inject }, client.received$);
-  });
-}
-
 describe('graph wiring', () => {
-  it('delivers to siblings in the order their edges were added', () => {
-    runSession(
-      (s) => {
-        const first = stamp('first');
-        const second = stamp('second');
-        const third = stamp('third');
-        s.addNode(third).addNode(first).addNode(second);
-        const root = node('root', tap());
-        s.addNode(root).addEdge(root, first).addEdge(root, second).addEdge(root, third);
-      },
-      ({ inject, expectObservable }, out$) => {
-        inject('-a------b-|');
-        expectObservable(out$).toBe('-(xyz)--(uvw)', {
+  it('delivers to siblings in the order their edges were added', async () => {
+    const setup = (s: CrewSession) => {
+      const first = stamp('first');
+      const second = stamp('second');
+      const third = stamp('third');
+      s.addNode(third).addNode(first).addNode(second);
+      const root = node('root', tap());
+      s.addNode(root).addEdge(root, first).addEdge(root, second).addEdge(root, third);
+    };
+    await testSession(
+      setup,
+      {
+        inject: '10ms a------b',
+        expected: '(rJKL) 4ms (xyz)--(uvw)',
+        values: {
+          a,
+          b,
+          r: ready,
+          J: joined('first'),
+          K: joined('second'),
+          L: joined('third'),
           x: { ...a, via: ['first'] },
           y: { ...a, via: ['second'] },
           z: { ...a, via: ['third'] },
           u: { ...b, via: ['first'] },
           v: { ...b, via: ['second'] },
           w: { ...b, via: ['third'] },
-        });
+        },
       },
+      options,
     );
   });
 
-  it('feeds parentless nodes from the root in the order they were added', () => {
-    runSession(
-      (s) => s.addNode(stamp('one')).addNode(stamp('two')),
-      ({ inject, expectObservable }, out$) => {
-        inject('--a');
-        expectObservable(out$).toBe('--(xy)', { x: { ...a, via: ['one'] }, y: { ...a, via: ['two'] } });
+  it('feeds parentless nodes from the root in the order they were added', async () => {
+    await testSession(
+      (s) => void s.addNode(stamp('one')).addNode(stamp('two')),
+      {
+        inject: '6ms a',
+        expected: '(rJK)-(xy)',
+        values: { a, r: ready, J: joined('one'), K: joined('two'), x: { ...a, via: ['one'] }, y: { ...a, via: ['two'] } },
       },
+      options,
     );
   });
 
-  it('merges the outputs of several parents at a join, in emission order', () => {
-    runSession(
-      (s) => {
-        const left = stamp('left');
-        const right = stamp('right');
-        const join = stamp('join');
-        s.addNode(left).addNode(right).addNode(join);
-        s.addEdge(left, join).addEdge(right, join);
-      },
-      ({ inject, expectObservable }, out$) => {
-        inject('-a---b');
-        expectObservable(out$).toBe('-(xy)(uv)', {
+  it('merges the outputs of several parents at a join, in emission order', async () => {
+    const setup = (s: CrewSession) => {
+      const left = stamp('left');
+      const right = stamp('right');
+      const join = stamp('join');
+      s.addNode(left).addNode(right).addNode(join);
+      s.addEdge(left, join).addEdge(right, join);
+    };
+    await testSession(
+      setup,
+      {
+        inject: '10ms a---b',
+        expected: '(rJK) 5ms (xy)(uv)',
+        values: {
+          a,
+          b,
+          r: ready,
+          J: joined('left', 'join'),
+          K: joined('right', 'join'),
           x: { ...a, via: ['left', 'join'] },
           y: { ...a, via: ['right', 'join'] },
           u: { ...b, via: ['left', 'join'] },
           v: { ...b, via: ['right', 'join'] },
-        });
+        },
       },
+      options,
     );
   });
 
-  it('passes the same object through a chain of pass-through nodes', () => {
+  it('passes the same object through a chain of pass-through nodes', async () => {
     const seen: CrewEvent[] = [];
-    runSession(
+    await testSession(
       (s) => {
         const n1 = node('n1', tap((e) => seen.push(e)));
         const n2 = node('n2', tap((e) => seen.push(e)));
         s.addNode(n1).addNode(n2).addEdge(n1, n2);
       },
-      ({ inject, expectObservable }, out$) => {
-        inject('-a-b');
-        expectObservable(out$).toBe('-a-b', { a, b });
-      },
+      { inject: '----a-b', expected: '(rj)a-b', values: { a, b, r: ready, j: joined() } },
+      options,
     );
     const injected = seen.filter((e) => e.type === 'test.a');
     expect(injected).toHaveLength(2);
@@ -104,61 +112,68 @@ describe('graph wiring', () => {
     expect(injected[1]).toBe(a);
   });
 
-  it('sends nothing for a node that emits nothing, and nothing from a BackgroundCrewNode', () => {
+  it('sends nothing for a node that emits nothing, and nothing from a BackgroundCrewNode', async () => {
     const observed: string[] = [];
     class Watcher extends BackgroundCrewNode {
       process(input$: Observable<CrewEvent>) {
         return input$.pipe(tap((e) => observed.push(e.type)));
       }
     }
-    runSession(
-      (s) => s.addNode(new Watcher()),
-      ({ inject, expectObservable }, out$) => {
-        inject('-a-b');
-        expectObservable(out$).toBe('----');
+    await testSession((s) => void s.addNode(new Watcher()), { inject: '-a-b', expected: 'r---', values: { a, b, r: ready } }, options);
+    // system.user.left: testSession stops the session once time is idle
+    expect(observed).toEqual(['system.user.joined', 'test.a', 'test.b', 'system.user.left']);
+  });
+
+  it('buffers client events that arrive before start() and delivers them after, in order', async () => {
+    const setup = async (s: CrewSession) => {
+      s.addNode(stamp('n'));
+      await new Promise((resolve) => setTimeout(resolve, 3)); // virtual time: starts at frame 3
+      await s.start();
+    };
+    const at3 = '1970-01-01T00:00:00.003Z';
+    await testSession(
+      setup,
+      {
+        client: '(ab)',
+        inject: 'c',
+        expected: '---(rjabc)',
+        values: {
+          a: ev('system.control.interrupt', { n: 1 }),
+          b: ev('system.user.started_speaking', { n: 2 }),
+          c: ev('test.injected', { n: 3 }),
+          r: { ...ready, timestamp: at3 },
+          j: { ...joined('n'), timestamp: at3 },
+        },
+        expectedValues: {
+          r: { ...ready, timestamp: at3 },
+          j: { ...joined('n'), timestamp: at3 },
+          a: ev('system.control.interrupt', { n: 1, via: ['n'] }),
+          b: ev('system.user.started_speaking', { n: 2, via: ['n'] }),
+          c: ev('test.injected', { n: 3, via: ['n'] }),
+        },
       },
+      // timestamps compared: the runtime's events are stamped when they are made, at frame 3
+      { ...options, ignoreFields: [] },
     );
-    expect(observed).toEqual(['system.user.joined', 'test.a', 'test.b']);
   });
 
-  it('buffers client events that arrive before start() and delivers them after, in order', () => {
-    createNodeTestScheduler((actual, expected) => expect(actual).toEqual(expected)).run(({ cold, expectObservable }) => {
-      const session = new CrewSession({ id: 's1' });
-      session.addNode(stamp('n'));
-      const client = new TestClient(session, { serialize: false });
-      client.send({ type: 'system.control.interrupt', n: 1 });
-      client.send({ type: 'system.user.started_speaking', n: 2 });
-      session.inject(ev('test.injected', { n: 3 }));
-      cold('---x').subscribe(() => void session.start());
-      expectObservable(client.received$).toBe('---(rjabc)', {
-        r: { type: 'agent.ready', session_id: 's1', timestamp: expect.any(String) },
-        j: { type: 'system.user.joined', session_id: 's1', timestamp: expect.any(String), via: ['n'] },
-        a: { type: 'system.control.interrupt', n: 1, via: ['n'] },
-        b: { type: 'system.user.started_speaking', n: 2, via: ['n'] },
-        c: { type: 'test.injected', n: 3, via: ['n'] },
-      });
-    });
-  });
-
-  it('queues an event sent from a hook behind the delivery in progress', () => {
+  it('queues an event sent from a hook behind the delivery in progress', async () => {
     const e1 = ev('test.first');
     const e2 = ev('test.second');
     const h = ev('test.from_hook');
-    runSession(
+    await testSession(
       (s) => {
         s.addNode(node('twice', mergeMap((e) => (e.type === 'test.a' ? [e1, e2] : []))));
         s.onEvent('test.first', (session) => session.send(h));
       },
-      ({ inject, expectObservable }, out$) => {
-        inject('-a');
-        expectObservable(out$).toBe('-(xyz)', { x: e1, y: e2, z: h });
-      },
+      { inject: '-a', expected: 'r(xyz)', values: { a, r: ready, x: e1, y: e2, z: h } },
+      options,
     );
   });
 
-  it('queues an event injected by a node behind the event being delivered (no re-entrant reordering)', () => {
+  it('queues an event injected by a node behind the event being delivered (no re-entrant reordering)', async () => {
     const y = ev('test.y');
-    runSession(
+    await testSession(
       (s) => {
         const injector = node('injector', (input$, ctx) =>
           input$.pipe(
@@ -169,30 +184,25 @@ describe('graph wiring', () => {
         );
         s.addNode(injector).addNode(stamp('later'));
       },
-      ({ inject, expectObservable }, out$) => {
-        inject('-a');
+      {
+        inject: '5ms a',
         // without the trampoline, "later" would see y before a
-        expectObservable(out$).toBe('-(abcd)', {
-          a,
-          b: { ...a, via: ['later'] },
-          c: y,
-          d: { ...y, via: ['later'] },
-        });
+        expected: '(rjk)(abcd)',
+        values: { a, r: ready, j: joined(), k: joined('later'), b: { ...a, via: ['later'] }, c: y, d: { ...y, via: ['later'] } },
       },
+      options,
     );
   });
 
-  it('delivers asynchronous emissions in virtual time', () => {
-    runSession(
+  it('delivers asynchronous emissions in virtual time', async () => {
+    await testSession(
       (s) => {
         const slow = node('slow', (input$) => input$.pipe(filter((e) => e.type === 'test.a'), delay(4)));
         const after = stamp('after');
         s.addNode(slow).addNode(after).addEdge(slow, after);
       },
-      ({ inject, expectObservable }, out$) => {
-        inject('-a');
-        expectObservable(out$).toBe('-----x', { x: { ...a, via: ['after'] } });
-      },
+      { inject: '-a', expected: 'r----x', values: { a, r: ready, x: { ...a, via: ['after'] } } },
+      options,
     );
   });
 });

@@ -1,4 +1,4 @@
-import { CrewSession } from 'rxcrew';
+import { CrewSession, Responder } from 'rxcrew';
 import { SalesAgent, salesResponder } from './sales-agent';
 import { StatsTracker } from './stats-tracker';
 
@@ -10,6 +10,12 @@ export interface SetupOptions {
   log?: DemoLog;
   /** How long to wait for the client's `system.init` before starting (ms). Default 1000. */
   initTimeout?: number;
+  /**
+   * The model every session's agent uses. Default `salesResponder()`: a real one
+   * when `OPENAI_API_KEY`/`OPENAI_BASE_URL` is set, else the sales script. Tests
+   * pass the script itself, so that the environment cannot change the replies.
+   */
+  responder?: Responder;
 }
 
 /** The context key the speech counter lives under (the page's `agent_speech_count` metric). */
@@ -26,7 +32,7 @@ export function createSetup(options: SetupOptions = {}): (session: CrewSession) 
   const log = options.log ?? ((line: string) => console.log(line));
   const initTimeout = options.initTimeout ?? 1000;
   // one model for the whole server: it keeps no per-call state (each session keeps its conversation)
-  const responder = salesResponder();
+  const responder = options.responder ?? salesResponder();
 
   return async function setup(session: CrewSession): Promise<void> {
     // 1. Initialize nodes: one instance per session, as on the page.

@@ -1,9 +1,11 @@
 import { deepStrictEqual } from 'node:assert';
 import { filter, Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
+import { InvalidArgumentError } from '../errors';
 import type { CrewEvent } from '../events';
 import type { CrewNode, NodeContext } from '../node';
 import { CrewSession } from '../session';
+import { interruptFor, marbleSteps } from './marble-steps';
 
 /**
  * A `TestScheduler` for node and session marbles. By default its assertions use
@@ -45,6 +47,13 @@ export interface NodeMarbles {
   expectedValues?: Record<string, CrewEvent>;
   /** Expected subscription marble(s) on the input, e.g. `'^---!'` (one per subscription). */
   subscriptions?: string | string[];
+  /**
+   * Hot marble for `ctx.interrupt$`: each letter is a `system.control.interrupt`
+   * (its event in `values`, if it has one). Default: the interrupts of `input`.
+   */
+  interrupt?: string;
+  /** Expected subscription marble(s) on `interrupt` (with `interrupt` only). */
+  interruptSubscriptions?: string | string[];
   /** The error expected at `#` in the output. */
   error?: unknown;
 }
@@ -52,6 +61,7 @@ export interface NodeMarbles {
 /**
  * Marble-tests a node in virtual time: feeds `input` to the node and asserts
  * its output equals `expected` (and, when given, the input's subscriptions).
+ * `ctx.interrupt$` is the `interrupt` marble when given, else the interrupts of `input`.
  *
  * @example
  * testNode(new Uppercase(), { input: '-a-|', values: { a: speak('hi') }, expected: '-b-|', expectedValues: { b: speak('HI') } });
@@ -59,7 +69,20 @@ export interface NodeMarbles {
 export function testNode(node: CrewNode, marbles: NodeMarbles, options: Omit<RunNodeOptions, 'interrupt$'> = {}): void {
   createNodeTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
     const input$ = hot(marbles.input, marbles.values);
-    expectObservable(runNode(node, input$, options)).toBe(marbles.expected, marbles.expectedValues ?? marbles.values, marbles.error);
+    const interrupt$ = marbles.interrupt === undefined ? undefined : hot(marbles.interrupt, interruptValues(marbles.interrupt, marbles.values));
+    const output$ = runNode(node, input$, interrupt$ ? { ...options, interrupt$ } : options);
+    expectObservable(output$).toBe(marbles.expected, marbles.expectedValues ?? marbles.values, marbles.error);
     if (marbles.subscriptions !== undefined) expectSubscriptions(input$.subscriptions).toBe(marbles.subscriptions);
+    if (marbles.interruptSubscriptions !== undefined) {
+      if (interrupt$ === undefined) throw new InvalidArgumentError('testNode: interruptSubscriptions needs an interrupt marble');
+      expectSubscriptions(interrupt$.subscriptions).toBe(marbles.interruptSubscriptions);
+    }
   });
+}
+
+/** The events for the letters of an interrupt marble. */
+function interruptValues(marble: string, values: Record<string, CrewEvent>): Record<string, CrewEvent> {
+  const letters: Record<string, CrewEvent> = {};
+  for (const { mark } of marbleSteps(marble, 'interrupt')) if (mark !== '|' && mark !== '#') letters[mark] = interruptFor(mark, values);
+  return letters;
 }

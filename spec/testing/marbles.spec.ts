@@ -1,4 +1,4 @@
-import { filter, map, Observable, takeUntil } from 'rxjs';
+import { filter, map, Observable, takeUntil, tap } from 'rxjs';
 import { CrewEvent, CrewNode, CrewSession, NodeContext } from 'rxcrew';
 import { createNodeTestScheduler, runNode, testNode } from 'rxcrew/testing';
 
@@ -57,5 +57,54 @@ describe('runNode', () => {
     });
     expect(seen?.session).toBe(session);
     expect(seen?.context).toBe(session.context);
+  });
+});
+
+describe('testNode with an interrupt marble', () => {
+  it('gives ctx.interrupt$ the interrupt marble, apart from the input', () => {
+    testNode(new UntilInterrupt(), {
+      input: '-a-a-a-a',
+      values: { a: speak('x') },
+      interrupt: '----i',
+      expected: '-a-a|',
+      subscriptions: '^---!',
+      interruptSubscriptions: '^---!',
+    });
+  });
+
+  it("uses the letter's event from values when it has one", () => {
+    const urgent = { type: 'system.control.interrupt', reason: 'barge-in' };
+    let seen: CrewEvent[] = [];
+    class Recorder extends CrewNode {
+      process(input$: Observable<CrewEvent>, ctx: NodeContext) {
+        seen = [];
+        return input$.pipe(takeUntil(ctx.interrupt$.pipe(tap((e) => seen.push(e)))));
+      }
+    }
+    testNode(new Recorder(), { input: '-a---', values: { a: speak('x'), u: urgent }, interrupt: '--u', expected: '-a|' });
+    expect(seen).toEqual([urgent]);
+    testNode(new Recorder(), { input: '-a---', values: { a: speak('x') }, interrupt: '--z', expected: '-a|' });
+    expect(seen).toEqual([{ type: 'system.control.interrupt' }]);
+  });
+
+  it('ignores interrupts in the input when the interrupt marble is given', () => {
+    testNode(new UntilInterrupt(), {
+      input: '-a-i-a-',
+      values: { a: speak('x'), i: { type: 'system.control.interrupt' } },
+      interrupt: '-------',
+      expected: '-a---a-',
+    });
+  });
+
+  it('fails when the interrupt does not stop the node where expected', () => {
+    expect(() =>
+      testNode(new UntilInterrupt(), { input: '-a-a-a', values: { a: speak('x') }, interrupt: '----i', expected: '-a-a-a' }),
+    ).toThrow();
+  });
+
+  it('refuses interruptSubscriptions without an interrupt marble', () => {
+    expect(() =>
+      testNode(new UntilInterrupt(), { input: '-a', values: { a: speak('x') }, expected: '-a', interruptSubscriptions: '^' }),
+    ).toThrow(/interruptSubscriptions needs an interrupt marble/);
   });
 });

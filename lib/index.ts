@@ -94,6 +94,7 @@ export {
   GraphCycleError,
   GraphLockedError,
   InvalidArgumentError,
+  InterruptedError,
   InvalidEdgeError,
   NodeSetupError,
   SessionClosedError,

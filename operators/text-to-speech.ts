@@ -7,7 +7,7 @@ import { CrewNode, CrewNodeOptions, NodeContext } from '../lib/node';
 import { pcmPiecesOf, TtsEngine } from '../lib/tts/engine';
 import { MespeakEngine } from '../lib/tts/mespeak-engine';
 import { SentenceSplitter, splitSentences } from '../lib/tts/sentences';
-import { interruptibleConcatMap } from './interruptible-concat-map';
+import { interruptibleConcatMap } from '../lib/interruptible-concat-map';
 
 export interface TextToSpeechOptions extends CrewNodeOptions {
   /** The speech engine. Default: a `MespeakEngine` (embedded, offline). */

@@ -28,6 +28,7 @@ describe('public exports', () => {
   "Events",
   "GraphCycleError",
   "GraphLockedError",
+  "InterruptedError",
   "InvalidArgumentError",
   "InvalidEdgeError",
   "LIGHTNING_SAMPLE_RATES",

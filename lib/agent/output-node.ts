@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Observable, Subscriber, TeardownLogic } from 'rxjs';
-import { InterruptedError } from '../../operators/interruptible-concat-map';
-import { describeError, ErrorCodes, errorClass, InvalidArgumentError } from '../errors';
+import { describeError, ErrorCodes, errorClass, InterruptedError, InvalidArgumentError } from '../errors';
 import { CrewEvent, event } from '../events';
 import { CrewNode, CrewNodeOptions, NodeContext } from '../node';
 import { runToolCall, Tool } from './tool';

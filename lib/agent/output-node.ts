@@ -1,4 +1,4 @@
-import { merge, Observable, Subject, Subscriber, TeardownLogic } from 'rxjs';
+import { Observable, Subscriber, TeardownLogic } from 'rxjs';
 import { InvalidArgumentError } from '../errors';
 import { CrewEvent, event } from '../events';
 import { CrewNode, CrewNodeOptions, NodeContext } from '../node';
@@ -41,7 +41,7 @@ export abstract class OutputCrewNode extends CrewNode {
   /** The subscriber of the node's output (still kept once closed: what comes later is dropped). */
   private live: Subscriber<CrewEvent> | undefined;
   private ended = false;
-  /** The turns of the current subscription of the node's output. */
+  /** The turns of the current subscription of the node's output, made by its first request. */
   private runner: TurnRunner | undefined;
   /** Made when the node is wired into a session (a second wiring is refused). */
   private conversation: Conversation | undefined;
@@ -114,29 +114,31 @@ export abstract class OutputCrewNode extends CrewNode {
 
   /**
    * Runs the node for a subscriber of its output: the input is recorded in the
-   * conversation and its requests go to the turn runner, which `ctx.interrupt$`
+   * conversation and its requests go to a turn runner, which `ctx.interrupt$`
    * and the user leaving cut short (the runtime gives a node with
-   * `interruptible: false` an `interrupt$` that never emits). The output does
-   * not complete (`speak()` may come at any time); unsubscribing aborts the
-   * turn in flight and drops the queue.
+   * `interruptible: false` an `interrupt$` that never emits). The runner is
+   * made by the first request: RxJS subscriptions cost hundreds of bytes each,
+   * and an idle session keeps only the two made here. The output does not
+   * complete (`speak()` may come at any time); unsubscribing aborts the turn
+   * in flight and drops the queue.
    */
   private serve(input$: Observable<CrewEvent>, ctx: NodeContext, conversation: Conversation, subscriber: Subscriber<CrewEvent>): TeardownLogic {
     const pending = this.pending;
     this.pending = undefined;
     this.live = subscriber;
-    const runner = new TurnRunner(this, conversation, ctx, this.maxToolRounds, (e) => this.emit(e));
-    this.runner = runner;
-    const requests = new Subject<CrewEvent>();
-    const leaving = new Subject<void>();
-    const turns = requests.pipe(runner.turns(merge(ctx.interrupt$, leaving))).subscribe({
-      next: (e) => subscriber.next(e),
-      error: (err: unknown) => subscriber.error(err),
-    });
+    let runner: TurnRunner | undefined;
+    // subscribed now, as nodes are wired, so that every node hears an interrupt in wiring order
+    const interruption = ctx.interrupt$.subscribe(() => runner?.interrupt());
     const input = input$.subscribe({
       next: (e) => {
         try {
-          if (e.type === 'system.user.left') leaving.next(); // stops the turn like an interrupt
-          this.receive(e, ctx, conversation, requests);
+          if (e.type === 'system.user.left') runner?.interrupt(); // stops the turn like an interrupt
+          if (!this.receive(e, ctx, conversation)) return;
+          if (runner === undefined) {
+            runner = new TurnRunner(this, conversation, ctx, this.maxToolRounds, subscriber);
+            this.runner = runner;
+          }
+          runner.request(e);
         } catch (err) {
           subscriber.error(err);
         }
@@ -145,14 +147,15 @@ export abstract class OutputCrewNode extends CrewNode {
     });
     if (pending) for (const e of pending) subscriber.next(e);
     return () => {
-      if (this.runner === runner) this.runner = undefined;
+      interruption.unsubscribe();
       input.unsubscribe();
-      turns.unsubscribe();
+      if (this.runner === runner) this.runner = undefined;
+      runner?.dispose();
     };
   }
 
-  /** Conversation bookkeeping, then a request waits its turn. */
-  private receive(e: CrewEvent, ctx: NodeContext, conversation: Conversation, requests: Subject<CrewEvent>): void {
+  /** Conversation bookkeeping; true for a request to answer. */
+  private receive(e: CrewEvent, ctx: NodeContext, conversation: Conversation): boolean {
     if (e.type === 'system.user.joined') {
       if (this.greeting !== undefined && !this.ended) this.speak(typeof this.greeting === 'function' ? this.greeting(ctx) : this.greeting);
     } else if (e.type === 'agent.transcript.update') {
@@ -160,8 +163,9 @@ export abstract class OutputCrewNode extends CrewNode {
     } else if (e.type === 'system.llm.request' && !this.ended) {
       // the client's conversation replaces ours
       if (Array.isArray(e.messages)) conversation.replace(e.messages as ChatMessage[]);
-      requests.next(e);
+      return true;
     }
+    return false;
   }
 
   /** Sends `e` now, or right after the end of the turn in flight. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EMPTY, Observable, OperatorFunction, Subscriber } from 'rxjs';
+import { EMPTY, Observable, Subject, Subscriber, Subscription } from 'rxjs';
 import { agentError } from '../agent-error';
 import { describeError, ErrorCodes } from '../errors';
 import { CrewEvent, event } from '../events';
@@ -26,9 +26,13 @@ interface InFlight {
  * (tool rounds in between) and exactly one `end`, then what waited for that end.
  * An interrupt aborts the turn in flight (`turn.signal` fires at once), drops
  * the queued requests and closes the turn with its end (`interrupted: true`);
- * a failure closes it with an `agent.error` and its end.
+ * a failure closes it with an `agent.error` and its end. `dispose()` aborts the
+ * turn in flight and drops the queue.
  */
 export class TurnRunner {
+  private readonly requests = new Subject<CrewEvent>();
+  private readonly interrupts = new Subject<void>();
+  private readonly subscription: Subscription;
   private inFlight: InFlight | undefined;
   /** The tools by name, made when the model first calls one. */
   private toolsByName: ReadonlyMap<string, Tool> | undefined;
@@ -38,15 +42,31 @@ export class TurnRunner {
     private readonly conversation: Conversation,
     private readonly ctx: NodeContext,
     private readonly maxToolRounds: number,
-    /** Where what waited for a turn's end goes (the node's output). */
-    private readonly emit: (e: CrewEvent) => void,
-  ) {}
-
-  /** Requests in, the turns' events out; each emission of `interrupt$` cuts the turn in flight short. */
-  turns(interrupt$: Observable<unknown>): OperatorFunction<CrewEvent, CrewEvent> {
-    return interruptibleConcatMap((request: CrewEvent, signal) => this.turn(request, signal), interrupt$, {
+    /** The node's output, for this subscription of it. */
+    private readonly output: Subscriber<CrewEvent>,
+  ) {
+    const turns = interruptibleConcatMap((request: CrewEvent, signal) => this.turn(request, signal), this.interrupts, {
       onInterrupt: () => this.interrupted(),
     });
+    this.subscription = this.requests.pipe(turns).subscribe({
+      next: (e) => output.next(e),
+      error: (err: unknown) => output.error(err),
+    });
+  }
+
+  /** A request to answer, after those before it. */
+  request(e: CrewEvent): void {
+    this.requests.next(e);
+  }
+
+  /** Cuts the turn in flight short and drops the queued requests. */
+  interrupt(): void {
+    this.interrupts.next();
+  }
+
+  /** Aborts the turn in flight (reason `InterruptedError('unsubscribed')`) and drops the queue. */
+  dispose(): void {
+    this.subscription.unsubscribe();
   }
 
   /** Holds `e` until the end of the turn in flight; false when there is none. */
@@ -86,7 +106,7 @@ export class TurnRunner {
         interrupted.removeEventListener('abort', follow);
         if (this.inFlight === inFlight) this.inFlight = undefined;
         subscriber.next(event('agent.llm.response.end'));
-        for (const e of inFlight.waiting) this.emit(e);
+        for (const e of inFlight.waiting) this.output.next(e);
         subscriber.complete();
       });
       return () => interrupted.removeEventListener('abort', follow);

@@ -119,6 +119,8 @@ export const ErrorRegistry = {
     code: 'CREW_ERR_IDLE_TIMEOUT', class: 'CrewError', severity: fatal, close: CloseCodes.NORMAL,
     message: (f: { ms: number }) => `no message from the client for ${f.ms} ms`,
   },
+  // interruption: the reason an interrupted AbortSignal carries, never reported
+  INTERRUPTED: { code: 'CREW_ERR_INTERRUPTED', class: 'InterruptedError', severity: thrown },
   // the LLM client (`LlmErrorCodes`): thrown; the agent reports a failed turn as NODE_FAILED
   LLM_HTTP: { code: 'CREW_ERR_LLM_HTTP', class: 'LlmError', severity: thrown },
   LLM_NETWORK: { code: 'CREW_ERR_LLM_NETWORK', class: 'LlmError', severity: thrown },
@@ -284,6 +286,20 @@ export class InvalidArgumentError extends CrewError {
 export class EventDefinedError extends CrewError {
   constructor(type: string) {
     super(ErrorCodes.EVENT_DEFINED, errorMessage(ErrorCodes.EVENT_DEFINED, { type }));
+  }
+}
+
+/**
+ * The reason an interrupted `AbortSignal` carries: `interruptibleConcatMap`'s
+ * work cut short by an interrupt (`'interrupted'`) or by unsubscribing
+ * (`'unsubscribed'`), such as an `OutputCrewNode` turn. Named `'AbortError'`,
+ * like an aborted `fetch`, so that code which recognises aborts by name
+ * (`isAbortError`) treats it as one.
+ */
+export class InterruptedError extends CrewError {
+  constructor(message = 'interrupted') {
+    super(ErrorCodes.INTERRUPTED, message);
+    this.name = 'AbortError';
   }
 }
 

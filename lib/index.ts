@@ -43,6 +43,7 @@ export {
   GraphCycleError,
   GraphLockedError,
   InvalidArgumentError,
+  InterruptedError,
   InvalidEdgeError,
   NodeSetupError,
   SessionClosedError,

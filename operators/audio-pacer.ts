@@ -20,7 +20,8 @@ export interface AudioPacerOptions extends CrewNodeOptions {
  * through. Place it last before the sink, after text-to-speech.
  *
  * It records what the client is playing in `playbackOf(session)`, which
- * barge-in detection reads.
+ * barge-in detection reads. With `interruptible: false` (the runtime then gives
+ * it an `interrupt$` that never emits) it paces everything it gets.
  *
  * ```
  * input:  (abcd) 44ms i          a…d: 100 ms of audio each; i: interrupt at 50 ms
@@ -32,7 +33,7 @@ export class AudioPacer extends CrewNode {
   private readonly scheduler: SchedulerLike;
 
   constructor(options: AudioPacerOptions = {}) {
-    super({ ...options, interruptible: true });
+    super(options);
     this.leadMs = options.leadMs ?? 200;
     this.scheduler = options.scheduler ?? asyncScheduler;
   }

@@ -1,7 +1,8 @@
 /** Reusable operators and ready-made nodes (`rxcrew/operators`). */
 export { ofType } from './of-type';
-export { interruptibleConcatMap, InterruptedError } from './interruptible-concat-map';
-export type { InterruptibleConcatMapOptions } from './interruptible-concat-map';
+export { interruptibleConcatMap } from '../lib/interruptible-concat-map';
+export type { InterruptibleConcatMapOptions } from '../lib/interruptible-concat-map';
+export { InterruptedError } from '../lib/errors';
 export { AudioPacer } from './audio-pacer';
 export type { AudioPacerOptions } from './audio-pacer';
 export { VoiceActivity } from './voice-activity';

@@ -1,4 +1,4 @@
-import { NEVER, Observable, Subject } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
 import { pcmBytes } from '../lib/audio/format';
 import { agentError } from '../lib/agent-error';
 import { ErrorCodes, errorCodeOf, errorMessage, InvalidArgumentError } from '../lib/errors';
@@ -7,7 +7,7 @@ import { CrewNode, CrewNodeOptions, NodeContext } from '../lib/node';
 import { pcmPiecesOf, TtsEngine } from '../lib/tts/engine';
 import { MespeakEngine } from '../lib/tts/mespeak-engine';
 import { SentenceSplitter, splitSentences } from '../lib/tts/sentences';
-import { interruptibleConcatMap } from './interruptible-concat-map';
+import { interruptibleConcatMap } from '../lib/interruptible-concat-map';
 
 export interface TextToSpeechOptions extends CrewNodeOptions {
   /** The speech engine. Default: a `MespeakEngine` (embedded, offline). */
@@ -51,7 +51,7 @@ export class TextToSpeech extends CrewNode {
   private readonly splitterOptions: { minChars?: number; maxChars?: number };
 
   constructor(options: TextToSpeechOptions = {}) {
-    super({ interruptible: true, ...options });
+    super(options);
     this.frameMs = options.frameMs ?? 20;
     if (typeof this.frameMs !== 'number' || !(this.frameMs >= 5 && this.frameMs <= 1000)) {
       throw new InvalidArgumentError(`TextToSpeech: frameMs must be from 5 to 1000, got ${String(options.frameMs)}`);
@@ -68,13 +68,12 @@ export class TextToSpeech extends CrewNode {
     return new Observable<CrewEvent>((subscriber) => {
       const reply = new SentenceSplitter(this.splitterOptions); // the streamed reply's unfinished sentence
       let muted = false; // an interrupt silences the rest of the reply it cut
-      const interrupt$ = this.interruptible ? ctx.interrupt$ : NEVER;
       const sentences = new Subject<string>();
 
       const audio = sentences
-        .pipe(interruptibleConcatMap((text, signal) => this.speech(text, signal, ctx), interrupt$))
+        .pipe(interruptibleConcatMap((text, signal) => this.speech(text, signal, ctx), ctx.interrupt$))
         .subscribe({ next: (e) => subscriber.next(e), error: (err) => subscriber.error(err), complete: () => subscriber.complete() });
-      const interruption = interrupt$.subscribe(() => {
+      const interruption = ctx.interrupt$.subscribe(() => {
         reply.reset();
         muted = true;
       });

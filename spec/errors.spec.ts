@@ -10,6 +10,7 @@ import {
   EventDefinedError,
   GraphCycleError,
   GraphLockedError,
+  InterruptedError,
   InvalidArgumentError,
   InvalidEdgeError,
   LightningError,
@@ -19,7 +20,8 @@ import {
   SttError,
   UnknownNodeError,
 } from 'rxcrew';
-import { LlmErrorCodes } from 'rxcrew/llm';
+import { isAbortError, LlmErrorCodes } from 'rxcrew/llm';
+import * as operators from 'rxcrew/operators';
 import { SttErrorCodes } from 'rxcrew/voice';
 import { closeCodeOf, crewError, errorCodeOf, errorEntry, errorMessage, ErrorRegistry } from '../lib/errors';
 import { ROOT, tsFiles } from './support/source-files';
@@ -46,6 +48,7 @@ const samples: { [C in ClassCode]: () => CrewError } = {
   CREW_ERR_SERVER_FULL: () => crewError(ErrorCodes.SERVER_FULL, { maxSessions: 2, closing: false }),
   CREW_ERR_SETUP_TIMEOUT: () => crewError(ErrorCodes.SETUP_TIMEOUT, { ms: 10 }),
   CREW_ERR_IDLE_TIMEOUT: () => crewError(ErrorCodes.IDLE_TIMEOUT, { ms: 10 }),
+  CREW_ERR_INTERRUPTED: () => new InterruptedError(),
   CREW_ERR_LLM_HTTP: () => new LlmError(LlmErrorCodes.HTTP, 'm', { status: 500 }),
   CREW_ERR_LLM_NETWORK: () => new LlmError(LlmErrorCodes.NETWORK, 'm'),
   CREW_ERR_LLM_TIMEOUT: () => new LlmError(LlmErrorCodes.TIMEOUT, 'm'),
@@ -138,6 +141,14 @@ describe('the error registry', () => {
   it('an aborted LlmError is named AbortError, like an aborted fetch', () => {
     expect(samples.CREW_ERR_LLM_ABORTED().name).toBe('AbortError');
     expect(samples.CREW_ERR_LLM_HTTP().name).toBe('LlmError');
+  });
+
+  it('an InterruptedError is named AbortError too, and is the same class from rxcrew and rxcrew/operators', () => {
+    const interrupted = samples.CREW_ERR_INTERRUPTED();
+    expect([interrupted.name, interrupted.message]).toEqual(['AbortError', 'interrupted']);
+    expect(isAbortError(interrupted)).toBe(true);
+    expect(new InterruptedError('unsubscribed').message).toBe('unsubscribed');
+    expect(operators.InterruptedError).toBe(InterruptedError);
   });
 
   it('errorCodeOf: a CrewError code, else the fallback', () => {

@@ -26,6 +26,7 @@ describe('public exports', () => {
   "Events",
   "GraphCycleError",
   "GraphLockedError",
+  "InterruptedError",
   "InvalidArgumentError",
   "InvalidEdgeError",
   "LightningError",

@@ -1,5 +1,5 @@
 import { deepStrictEqual } from 'node:assert';
-import { filter, Observable } from 'rxjs';
+import { filter, NEVER, Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { InvalidArgumentError } from '../errors';
 import type { CrewEvent } from '../events';
@@ -21,18 +21,19 @@ export function createNodeTestScheduler(
 export interface RunNodeOptions {
   /** The session the node sees in its context. Default: a new standalone session with id `test`. */
   session?: CrewSession;
-  /** The interrupts the node sees. Default: the `system.control.interrupt` events of `input$`. */
+  /**
+   * The interrupts the node sees. Default: the `system.control.interrupt` events of `input$`.
+   * A node with `interruptible: false` sees none, as in a session.
+   */
   interrupt$?: Observable<CrewEvent>;
 }
 
 /** Calls `node.process` on `input$` with a test context, outside any graph. */
 export function runNode(node: CrewNode, input$: Observable<CrewEvent>, options: RunNodeOptions = {}): Observable<CrewEvent> {
   const session = options.session ?? new CrewSession({ id: 'test' });
-  const ctx: NodeContext = {
-    session,
-    context: session.context,
-    interrupt$: options.interrupt$ ?? input$.pipe(filter((e) => e.type === 'system.control.interrupt')),
-  };
+  const interrupt$ = options.interrupt$ ?? input$.pipe(filter((e) => e.type === 'system.control.interrupt'));
+  // as the runtime does (lib/internal/delivery.ts): a node that is not interruptible hears no interrupt
+  const ctx: NodeContext = { session, context: session.context, interrupt$: node.interruptible ? interrupt$ : NEVER };
   return node.process(input$, ctx);
 }
 

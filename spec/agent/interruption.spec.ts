@@ -116,6 +116,56 @@ describe('OutputCrewNode: interruption', () => {
     expect(turnLog(client)).toEqual(['start', 'one ', 'two ', 'three ', 'end']);
   });
 
+  it('does not abort a turn whose end caused the interrupt, and sends what waited for that end after it', async () => {
+    const { agent, session, client } = await setup();
+    session.onEvent('agent.llm.response.end', (s) => s.inject(interrupt));
+    client.send(request);
+    await flush();
+    agent.step();
+    await client.next('agent.llm.response.chunk');
+    agent.endCall(); // during the turn: waits for its end
+    for (let i = 0; i < 2; i++) {
+      agent.step();
+      await flush();
+    }
+    await client.next('agent.end_call');
+    await flush();
+    expect(agent.signals[0].aborted).toBe(false);
+    expect(agent.abortedWhileWaiting).toBe(0);
+    expect(client.received.map((e) => e.type).filter((t) => t.startsWith('agent.llm') || t === 'agent.end_call')).toEqual([
+      'agent.llm.response.start',
+      'agent.llm.response.chunk',
+      'agent.llm.response.chunk',
+      'agent.llm.response.chunk',
+      'agent.llm.response.end',
+      'agent.end_call',
+    ]);
+  });
+
+  it('sends one end when the failure report itself causes an interrupt (a hook interrupting on agent.error)', async () => {
+    class Failing extends OutputCrewNode {
+      signal: AbortSignal | undefined;
+      async *generateResponse(turn: Turn): AsyncGenerator<string> {
+        this.signal = turn.signal;
+        yield 'partial ';
+        throw new Error('model exploded');
+      }
+    }
+    const agent = new Failing();
+    const session = new CrewSession();
+    session.addNode(agent);
+    session.onEvent('agent.error', (s) => s.inject(interrupt));
+    const client = new TestClient(session);
+    await session.start();
+    client.send(request);
+    await client.next('agent.llm.response.end');
+    await flush();
+    expect(turnLog(client)).toEqual(['start', 'partial ', 'end']);
+    expect(client.all('agent.llm.response.end')[0].interrupted).toBe(true); // the interrupt closed it
+    expect(agent.signal?.aborted).toBe(true);
+    expect(agent.messages).toEqual([{ role: 'assistant', content: 'partial ' }]);
+  });
+
   it('closes the turn once when interrupted twice in a row mid-stream, then answers the next request normally', async () => {
     const { agent, client } = await setup();
     await answerFirstWord(agent, client);

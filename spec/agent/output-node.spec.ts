@@ -187,6 +187,27 @@ describe('OutputCrewNode: the turn', () => {
     ]);
   });
 
+  it('reports a failed turn as CREW_ERR_NODE_FAILED, in the shape every agent.error has', async () => {
+    class Failing extends OutputCrewNode {
+      async *generateResponse(): AsyncGenerator<string> {
+        throw new RangeError('no model');
+      }
+    }
+    const session = new CrewSession();
+    session.addNode(new Failing({ name: 'agent' }));
+    const client = new TestClient(session);
+    await session.start();
+    client.send({ type: 'system.llm.request' });
+    expect(await client.next('agent.error')).toEqual({
+      type: 'agent.error',
+      message: 'node "agent" failed to answer: no model',
+      severity: 'warning',
+      payload: { code: 'CREW_ERR_NODE_FAILED', error_class: 'RangeError', message: 'no model', node_name: 'agent' },
+      timestamp: expect.any(String),
+    });
+    await client.next('agent.llm.response.end');
+  });
+
   it('refuses a second session for the same instance', async () => {
     const agent = new Scripted(new Remote());
     const one = new CrewSession({ logger: quiet });

@@ -1,4 +1,5 @@
 import { from, Observable, ObservableInput, OperatorFunction, Subscription } from 'rxjs';
+import { InterruptedError } from './errors';
 
 export interface InterruptibleConcatMapOptions<T, R> {
   /**
@@ -11,9 +12,10 @@ export interface InterruptibleConcatMapOptions<T, R> {
 /**
  * Like `concatMap`, one value at a time in arrival order, but `interrupt$` cuts
  * the work short: the inner in flight is unsubscribed and its `AbortSignal`
- * fires (synchronously, at the interrupt), queued values are dropped,
- * `onInterrupt` may close the work with values of its own, and the next value
- * is handled normally. No interrupt leaves it wedged, whenever it comes.
+ * fires (synchronously, at the interrupt; its reason an `InterruptedError`),
+ * queued values are dropped, `onInterrupt` may close the work with values of
+ * its own, and the next value is handled normally. No interrupt leaves it
+ * wedged, whenever it comes. Unsubscribing aborts the work in flight too.
  *
  * ```
  * source:     -a-bc-------d-------|
@@ -122,12 +124,4 @@ interface Work<T> {
   controller: AbortController;
   /** Undefined while the inner is being subscribed. */
   subscription?: Subscription;
-}
-
-/** The reason an interrupted `AbortSignal` carries. */
-export class InterruptedError extends Error {
-  constructor(message = 'interrupted') {
-    super(message);
-    this.name = 'AbortError';
-  }
 }

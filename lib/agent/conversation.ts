@@ -1,0 +1,59 @@
+import type { CrewEvent } from '../events';
+import type { ChatMessage } from './types';
+
+/**
+ * The conversation an `OutputCrewNode` keeps for the session it serves: its
+ * system prompt first, then the transcripts and the node's own replies (of an
+ * interrupted reply, only the text actually sent). The client's `assistant`
+ * transcript replaces the node's record of its last reply, since the client
+ * knows what the user heard.
+ */
+export class Conversation {
+  /** The messages, the system prompt first. */
+  messages: ChatMessage[];
+  /** Index in `messages` of the node's own last reply, until the client's transcript replaces it. */
+  private lastReply: number | undefined;
+
+  constructor(private readonly systemPrompt: string | undefined) {
+    this.messages = initialMessages(systemPrompt);
+  }
+
+  /** Records what the node said outside a turn (`speak`). */
+  said(text: string): void {
+    this.messages.push({ role: 'assistant', content: text });
+  }
+
+  /** An `agent.transcript.update`: appended, or (role `assistant`) in place of the node's last reply. */
+  transcript(e: CrewEvent): void {
+    const content = String(e.content ?? '');
+    if (e.role === 'assistant' && this.lastReply !== undefined) {
+      this.messages[this.lastReply] = { role: 'assistant', content };
+      this.lastReply = undefined;
+    } else if (e.role === 'user' || e.role === 'assistant') {
+      this.messages.push({ role: e.role, content });
+    }
+  }
+
+  /** A request's `messages` replace the conversation; the system prompt stays first. */
+  replace(messages: readonly ChatMessage[]): void {
+    this.messages = [...initialMessages(this.systemPrompt), ...messages.map(toChatMessage)];
+    this.lastReply = undefined;
+  }
+
+  /** Records a turn: its tool calls and results, then its reply (only what was actually sent). */
+  keepReply(text: string, exchange: readonly ChatMessage[] = []): void {
+    this.messages.push(...exchange);
+    if (text === '') return;
+    this.messages.push({ role: 'assistant', content: text });
+    this.lastReply = this.messages.length - 1;
+  }
+}
+
+/** A conversation's first messages: the system prompt, if any. */
+export function initialMessages(systemPrompt: string | undefined): ChatMessage[] {
+  return systemPrompt === undefined ? [] : [{ role: 'system', content: systemPrompt }];
+}
+
+function toChatMessage(m: ChatMessage): ChatMessage {
+  return { ...m, content: m.content ?? '' };
+}

@@ -3,3 +3,5 @@ export { TestClient } from './test-client';
 export type { EventMatcher, TestClientClose, TestClientOptions } from './test-client';
 export { createNodeTestScheduler, runNode, testNode } from './marbles';
 export type { NodeMarbles, RunNodeOptions } from './marbles';
+export { TwilioCaller } from './twilio-caller';
+export type { SendAudioOptions, SendAudioResult, TwilioCallerEvent, TwilioCallerKind, TwilioCallerOptions } from './twilio-caller';

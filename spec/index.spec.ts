@@ -112,6 +112,7 @@ describe('public exports', () => {
     expect(Object.keys(testing).sort()).toMatchInlineSnapshot(`
 [
   "TestClient",
+  "TwilioCaller",
   "createNodeTestScheduler",
   "runNode",
   "testNode",

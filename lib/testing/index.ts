@@ -6,3 +6,5 @@ export type { NodeMarbles, RunNodeOptions } from './marbles';
 export { testSession } from './test-session';
 export type { SessionMarbles, TestSessionOptions, TestSessionResult } from './test-session';
 export type { SessionFrame } from './marble-steps';
+export { TwilioCaller } from './twilio-caller';
+export type { SendAudioOptions, SendAudioResult, TwilioCallerEvent, TwilioCallerKind, TwilioCallerOptions } from './twilio-caller';

@@ -2,6 +2,7 @@ import { Observable, Subject } from 'rxjs';
 import type { CrewEvent } from '../events';
 import type { CrewSession } from '../session';
 import type { CrewConnection, CrewTransport } from '../transport';
+import { Inbox } from './inbox';
 
 export interface TestClientOptions {
   /**
@@ -37,7 +38,7 @@ export type EventMatcher = string | ((event: CrewEvent) => boolean);
  */
 export class TestClient {
   /** Every event the session sent, in order. */
-  readonly received: CrewEvent[] = [];
+  readonly received: CrewEvent[];
   /** The same events as they arrive (no replay). */
   readonly received$: Observable<CrewEvent>;
   /** Resolves when the session closes the connection. */
@@ -49,8 +50,7 @@ export class TestClient {
   private readonly subject = new Subject<CrewEvent>();
   private readonly serialize: boolean;
   private readonly timeout: number;
-  private cursor = 0;
-  private waiters: Array<() => void> = [];
+  private readonly inbox = new Inbox<CrewEvent>('TestClient', (e) => e.type);
   private resolveClosed!: (info: TestClientClose) => void;
 
   constructor(
@@ -59,6 +59,7 @@ export class TestClient {
   ) {
     this.serialize = options.serialize ?? true;
     this.timeout = options.timeout ?? 2000;
+    this.received = this.inbox.items;
     this.received$ = this.subject.asObservable();
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     const transport: CrewTransport = {
@@ -85,32 +86,7 @@ export class TestClient {
    * the rest). Rejects after the timeout, listing what was received.
    */
   next<E extends CrewEvent = CrewEvent>(match?: EventMatcher, options: { timeout?: number } = {}): Promise<E> {
-    const test = toPredicate(match);
-    return new Promise<E>((resolve, reject) => {
-      const attempt = (): boolean => {
-        while (this.cursor < this.received.length) {
-          const e = this.received[this.cursor++];
-          if (test(e)) {
-            resolve(e as E);
-            return true;
-          }
-        }
-        return false;
-      };
-      if (attempt()) return;
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        const seen = this.received.map((e) => e.type).join(', ') || 'nothing';
-        reject(new Error(`TestClient.next(${describe(match)}): nothing matched within ${options.timeout ?? this.timeout} ms; received: ${seen}`));
-      }, options.timeout ?? this.timeout);
-      const waiter = () => {
-        if (attempt()) {
-          clearTimeout(timer);
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-        }
-      };
-      this.waiters.push(waiter);
-    });
+    return this.inbox.next<E>(toPredicate(match), options.timeout ?? this.timeout, describe(match));
   }
 
   /** Every received event of `type` (or matching the predicate), read or not. */
@@ -127,9 +103,7 @@ export class TestClient {
 
   private deliver(e: CrewEvent): void {
     const copy = this.serialize && !(e.audio instanceof Uint8Array) ? (JSON.parse(JSON.stringify(e)) as CrewEvent) : e;
-    this.received.push(copy);
-    this.subject.next(copy);
-    for (const w of [...this.waiters]) w();
+    this.inbox.push(copy, (e) => this.subject.next(e));
   }
 
   private markClosed(code: number, reason: string): void {

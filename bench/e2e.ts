@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Child, LOAD_CPU, SERVER_CPU } from './ipc';
-import type { ServerReport } from './server';
+import type { Mix } from './loadgen';
+import type { ServerGraph, ServerReport } from './server';
 
 /*
  * End to end over WebSocket on loopback: the rxcrew server (one pass-through
- * node) and a bare `ws` echo server, each in its own process, driven by the
- * same load generator, one after the other at each session count.
+ * node; for the JSON-only levels, five in a chain and a `'*'` hook) and a bare
+ * `ws` echo server, each in its own process, driven by the same load
+ * generator, one after the other at each session count.
  */
 
 export const KINDS = ['rxcrew', 'bare'] as const;
@@ -17,12 +19,18 @@ export interface E2eConfig {
   levels: number[];
   /** Session counts sending audio only (50 frames/s per session), as the p99 target is worded. */
   audioOnlyLevels: number[];
+  /**
+   * Session counts sending one JSON `agent.transcript.update` every 20 ms and no audio, to
+   * the rxcrew server with 5 pass-through nodes and a `'*'` hook (the JSON rows).
+   * These runs alternate bare first (bare, rxcrew, rxcrew, bare, …).
+   */
+  jsonOnlyLevels?: number[];
   warmupMs: number;
   measureMs: number;
   drainMs: number;
   /** New connections per second while setting up a level. */
   connectRate: number;
-  /** Connections opened as fast as the server accepts them, for sessions accepted/s. */
+  /** Connections opened as fast as the server accepts them, for sessions accepted/s (0: not measured). */
   acceptCount: number;
   /** Runs per server and level, alternating which goes first (A B B A …) so that drift hits both alike. */
   repeats: number;
@@ -59,8 +67,8 @@ interface ConnectReport {
 
 export interface LevelResult {
   sessions: number;
-  /** Whether sessions also sent a JSON event every 100 ms. */
-  json: boolean;
+  /** What each session sent (see `Mix` in loadgen.ts). */
+  mix: Mix;
   server: ServerReport;
   load: LoadReport;
   /** Server CPU (user + system) per client frame handled. */
@@ -83,7 +91,7 @@ export interface LevelResult {
 /** One server at one level, over its runs. */
 export interface LevelSummary {
   sessions: number;
-  json: boolean;
+  mix: Mix;
   /** All runs' server CPU over all their frames. */
   cpuUsPerFrame: number;
   /** Round-trip percentiles and event-loop delay: the mean over runs. */
@@ -91,6 +99,9 @@ export interface LevelSummary {
   eldP99Ms: number;
   /** All runs' echoes received over frames sent. */
   deliveredRatio: number;
+  /** All runs' frames sent and echoes received (in the windows). */
+  sent: number;
+  delivered: number;
   /** Frames sent / frames asked for (below 1: the load generator could not keep up). */
   achieved: number;
   loadCpuPct: number;
@@ -108,7 +119,7 @@ const COLLECT_BEFORE_WINDOW_MS = 1000;
 export const NOISY_CORES = 0.3;
 
 export interface E2eResult {
-  accept: Record<Kind, ConnectReport>;
+  accept?: Record<Kind, ConnectReport>;
   levels: Array<Record<Kind, LevelSummary>>;
 }
 
@@ -119,14 +130,17 @@ function summarise(all: LevelResult[]): LevelSummary {
   const quiet = all.filter((r) => (r.otherCores ?? 0) < NOISY_CORES);
   const runs = quiet.length > 0 ? quiet : all;
   const sent = sum(runs.map((r) => r.load.sent.audio + r.load.sent.json));
+  const delivered = sum(runs.map((r) => r.load.delivered.audio + r.load.delivered.json));
   const others = runs.map((r) => r.otherCores).filter((x): x is number => x !== undefined);
   return {
     sessions: runs[0].sessions,
-    json: runs[0].json,
+    mix: runs[0].mix,
     cpuUsPerFrame: sum(runs.map((r) => r.server.cpuUserUs + r.server.cpuSystemUs)) / sum(runs.map((r) => r.server.frames)),
     rtt: { p50Ms: mean(runs.map((r) => r.load.rtt.p50Ms)), p99Ms: mean(runs.map((r) => r.load.rtt.p99Ms)), p999Ms: mean(runs.map((r) => r.load.rtt.p999Ms)) },
     eldP99Ms: mean(runs.map((r) => r.server.eldP99Ms)),
-    deliveredRatio: sum(runs.map((r) => r.load.delivered.audio + r.load.delivered.json)) / sent,
+    deliveredRatio: delivered / sent,
+    sent,
+    delivered,
     achieved: mean(runs.map((r) => r.sentPerSec / r.targetPerSec)),
     loadCpuPct: mean(runs.map((r) => r.load.cpuPct)),
     otherCores: others.length === 0 ? undefined : Math.max(...others),
@@ -137,37 +151,59 @@ function summarise(all: LevelResult[]): LevelSummary {
 
 const PATH = '/ws';
 
+/** Frames per second each session sends, by mix. */
+const PER_SECOND: Record<Mix, number> = { mixed: 60, audio: 50, json: 50 };
+
 /** `serverExecArgv(kind)`: Node flags for each server (`--profile` passes `--cpu-prof`). */
 export async function runE2e(cfg: E2eConfig, log: (line: string) => void, serverExecArgv: (kind: Kind) => string[] = () => []): Promise<E2eResult> {
-  const servers: Record<Kind, Child> = {
-    // --expose-gc: each window starts from a collected heap (see `mark` in server.ts)
-    rxcrew: new Child('rxcrew server', 'server', ['rxcrew', 'pass'], ['--expose-gc', ...serverExecArgv('rxcrew')], SERVER_CPU),
-    bare: new Child('bare ws server', 'server', ['bare', 'pass'], ['--expose-gc', ...serverExecArgv('bare')], SERVER_CPU),
+  // each server is started when first needed (--only=json needs neither the pass-through one nor the accept test)
+  const children = new Map<string, Child>();
+  const ports = new Map<string, number>();
+  const server = async (kind: Kind, graph: ServerGraph): Promise<{ child: Child; port: number }> => {
+    const key = kind === 'bare' ? 'bare' : `rxcrew ${graph}`;
+    let child = children.get(key);
+    if (child === undefined) {
+      const label = kind === 'bare' ? 'bare ws server' : `rxcrew server (${graph})`;
+      // --expose-gc: each window starts from a collected heap (see `mark` in server.ts)
+      child = new Child(label, 'server', [kind, graph], ['--expose-gc', ...serverExecArgv(kind)], SERVER_CPU);
+      children.set(key, child);
+      ports.set(key, (await child.call<{ port: number }>('info')).port);
+    }
+    return { child, port: ports.get(key)! };
   };
   const load = new Child('load generator', 'loadgen', [], [], LOAD_CPU);
   try {
-    const ports = {} as Record<Kind, number>;
-    for (const kind of KINDS) ports[kind] = (await servers[kind].call<{ port: number }>('info')).port;
-
-    const accept = {} as Record<Kind, ConnectReport>;
-    for (const kind of KINDS) {
-      accept[kind] = await load.call<ConnectReport>('connect', { port: ports[kind], path: PATH, count: cfg.acceptCount, rate: 1e9, maxInFlight: 64 });
-      if (accept[kind].failed > 0) log(`  ${kind}: ${accept[kind].failed} connections failed (${accept[kind].firstError})`);
-      await load.call('closeAll');
-      await servers[kind].call('waitSessions', { count: 0, timeoutMs: 15_000 });
-      log(`  accept ${kind}: ${Math.round(accept[kind].perSec)} sessions/s`);
+    let accept: E2eResult['accept'];
+    if (cfg.acceptCount > 0) {
+      accept = {} as Record<Kind, ConnectReport>;
+      for (const kind of KINDS) {
+        const { child, port } = await server(kind, 'pass');
+        accept[kind] = await load.call<ConnectReport>('connect', { port, path: PATH, count: cfg.acceptCount, rate: 1e9, maxInFlight: 64 });
+        if (accept[kind].failed > 0) log(`  ${kind}: ${accept[kind].failed} connections failed (${accept[kind].firstError})`);
+        await load.call('closeAll');
+        await child.call('waitSessions', { count: 0, timeoutMs: 15_000 });
+        log(`  accept ${kind}: ${Math.round(accept[kind].perSec)} sessions/s`);
+      }
     }
 
     const levels: E2eResult['levels'] = [];
-    const all = [...cfg.levels.map((n) => ({ sessions: n, json: true })), ...cfg.audioOnlyLevels.map((n) => ({ sessions: n, json: false }))];
-    for (const { sessions, json } of all) {
+    const all: Array<{ sessions: number; mix: Mix }> = [
+      ...cfg.levels.map((n) => ({ sessions: n, mix: 'mixed' as const })),
+      ...cfg.audioOnlyLevels.map((n) => ({ sessions: n, mix: 'audio' as const })),
+      ...(cfg.jsonOnlyLevels ?? []).map((n) => ({ sessions: n, mix: 'json' as const })),
+    ];
+    for (const { sessions, mix } of all) {
+      const graph: ServerGraph = mix === 'json' ? 'json5' : 'pass';
+      // the JSON rows as the issue measured them: bare, rxcrew, rxcrew, bare, bare, rxcrew
+      const order: readonly Kind[] = mix === 'json' ? ['bare', 'rxcrew'] : KINDS;
       const runs: Record<Kind, LevelResult[]> = { rxcrew: [], bare: [] };
-      for (let i = 0; i < cfg.repeats; i++) for (const kind of i % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+      for (let i = 0; i < cfg.repeats; i++) for (const kind of i % 2 === 0 ? order : [...order].reverse()) {
         await waitQuiet(cfg.quietWait, log);
-        const r = await runLevel(cfg, sessions, json, servers[kind], load, ports[kind]);
+        const { child, port } = await server(kind, graph);
+        const r = await runLevel(cfg, sessions, mix, child, load, port);
         runs[kind].push(r);
         log(
-          `  ${sessions} sessions${json ? '' : ' (audio only)'} ${kind}: ${r.cpuUsPerFrame.toFixed(1)} µs/frame, p99 ${r.load.rtt.p99Ms.toFixed(2)} ms, ` +
+          `  ${sessions} sessions${mix === 'mixed' ? '' : mix === 'audio' ? ' (audio only)' : ' (JSON only, 5 nodes + hook)'} ${kind}: ${r.cpuUsPerFrame.toFixed(1)} µs/frame, p99 ${r.load.rtt.p99Ms.toFixed(2)} ms, ` +
             `sent ${Math.round(r.sentPerSec)}/${r.targetPerSec} frames/s, delivered ${(r.deliveredRatio * 100).toFixed(2)}%, load gen CPU ${r.load.cpuPct.toFixed(0)}%` +
             (r.otherCores === undefined ? '' : `, machine busy elsewhere ${r.otherCores.toFixed(2)} cores (interrupts ${r.irqCores!.toFixed(2)})`),
         );
@@ -176,7 +212,7 @@ export async function runE2e(cfg: E2eConfig, log: (line: string) => void, server
     }
     return { accept, levels };
   } finally {
-    await Promise.all([servers.rxcrew.stop(), servers.bare.stop(), load.stop()]);
+    await Promise.all([...[...children.values()].map((c) => c.stop()), load.stop()]);
   }
 }
 
@@ -206,10 +242,10 @@ async function idleOrTimeout(until: number, log: (line: string) => void): Promis
   }
 }
 
-async function runLevel(cfg: E2eConfig, sessions: number, json: boolean, server: Child, load: Child, port: number): Promise<LevelResult> {
+async function runLevel(cfg: E2eConfig, sessions: number, mix: Mix, server: Child, load: Child, port: number): Promise<LevelResult> {
   const connected = await load.call<ConnectReport>('connect', { port, path: PATH, count: sessions, rate: cfg.connectRate, maxInFlight: 100 });
   if (connected.failed > 0) throw new Error(`${connected.failed} of ${sessions} connections failed: ${connected.firstError}`);
-  await load.call('startSending', { json });
+  await load.call('startSending', { mix });
   await sleep(cfg.warmupMs - COLLECT_BEFORE_WINDOW_MS);
   await server.call('collect');
   await sleep(COLLECT_BEFORE_WINDOW_MS);
@@ -227,13 +263,13 @@ async function runLevel(cfg: E2eConfig, sessions: number, json: boolean, server:
   const sent = loadReport.sent.audio + loadReport.sent.json;
   return {
     sessions,
-    json,
+    mix,
     server: report,
     load: loadReport,
     cpuUsPerFrame: (report.cpuUserUs + report.cpuSystemUs) / report.frames,
     deliveredRatio: (loadReport.delivered.audio + loadReport.delivered.json) / sent,
     sentPerSec: sent / (loadReport.windowMs / 1000),
-    targetPerSec: sessions * (json ? 60 : 50),
+    targetPerSec: sessions * PER_SECOND[mix],
     skippedSlices,
     otherCores: cpu && cpuAtMark && (cpu.tasks + cpu.irq - cpuAtMark.tasks - cpuAtMark.irq - (report.cpuUserUs + report.cpuSystemUs + loadReport.cpuUs) / 1e6) / windowS,
     irqCores: cpu && cpuAtMark && (cpu.irq - cpuAtMark.irq) / windowS,

@@ -1,4 +1,5 @@
-import { CrewEvent, CrewSession } from 'rxcrew';
+import { map } from 'rxjs';
+import { CrewEvent, CrewSession, node } from 'rxcrew';
 import { serve } from './ipc';
 import { median } from './report';
 import { buildSession, CHAIN, DIAMOND, graph20, hooksMatching, plainVariant, rxcrewVariant, rxjsVariant, Shape, Variant, wireRxjs } from './topologies';
@@ -110,7 +111,11 @@ export function startCost(args: { builds: number; rounds: number }): StartCostRe
 }
 
 export interface ClientFramesArgs {
-  kind: 'audio' | 'json';
+  /**
+   * `json5`: the JSON rows' server in-process — 5 pass-through nodes (`map`) in a chain, a
+   * `'*'` hook, and a transport that stringifies what it sends (as `WsTransport` does).
+   */
+  kind: 'audio' | 'json' | 'json5';
   sessions: number;
   /** Frames per session per round. */
   frames: number;
@@ -132,12 +137,26 @@ export interface ClientFramesResult {
  */
 export function clientFrames(args: ClientFramesArgs): ClientFramesResult {
   let sent = 0;
-  const transport = { send: () => void sent++, close: () => undefined };
+  let out = '';
+  const transport =
+    args.kind === 'json5' ? { send: (e: CrewEvent) => void ((out = JSON.stringify(e)), sent++), close: () => undefined } : { send: () => void sent++, close: () => undefined };
   const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined };
   const limits = { maxAudioFramesPerSecond: 1e9, maxEventsPerSecond: 1e9 };
   const connections = Array.from({ length: args.sessions }, () => {
-    const session = buildSession(new CrewSession({ limits, logger: quiet }), { nodes: ['pass'], edges: [] });
-    return session.attach(transport);
+    const session = new CrewSession({ limits, logger: quiet });
+    // attached before start: a transport attached later is not the session's client
+    if (args.kind !== 'json5') {
+      const connection = session.attach(transport);
+      buildSession(session, { nodes: ['pass'], edges: [] });
+      return connection;
+    }
+    const nodes = ['n1', 'n2', 'n3', 'n4', 'n5'].map((name) => node(name, map((e) => e)));
+    for (const n of nodes) session.addNode(n);
+    for (let i = 1; i < nodes.length; i++) session.addEdge(nodes[i - 1], nodes[i]);
+    session.onEvent('*', () => undefined);
+    const connection = session.attach(transport);
+    void session.start();
+    return connection;
   });
   const frames = connections.map((_, i) =>
     args.kind === 'audio'
@@ -165,6 +184,7 @@ export function clientFrames(args: ClientFramesArgs): ClientFramesResult {
   };
   viaRxcrew(); // warm-up
   viaPlain();
+  if (out.length === 0 && args.kind === 'json5') throw new Error('nothing was stringified');
   const crew: number[] = [];
   const bare: number[] = [];
   for (let r = 0; r < args.rounds; r++) {

@@ -4,7 +4,8 @@ import { encodeFrame, RawClient } from './raw-client';
 
 /*
  * The load generator, a process of its own. Each connection sends a 640-byte
- * binary audio frame every 20 ms and a JSON event every 100 ms; every frame
+ * binary audio frame every 20 ms and a JSON event every 100 ms (`mixed`), audio
+ * only (`audio`), or one JSON event every 20 ms and no audio (`json`); every frame
  * carries its send time (audio: a float64 at byte 8; JSON: a `bench_t` field),
  * so the round trip is measured when the echo comes back. Sending is paced in
  * 5 ms slices (a quarter of the connections each) so that a 20 ms period is
@@ -165,20 +166,24 @@ function sendSlice(slice: number, period: number): void {
     if (!client.open) continue;
     const now = performance.now();
     const inWindow = now >= win.start && now < win.end;
-    const frame = Buffer.allocUnsafe(template.length); // fresh: the socket may still hold the previous one
-    template.copy(frame);
-    frame.writeUInt32LE(period, AT + 4);
-    frame.writeDoubleLE(now, AT + 8);
-    client.sendBinary(frame);
-    if (inWindow) win.sent.audio++;
-    if (sendJson && (period + i) % JSON_EVERY === 0) {
+    if (mix !== 'json') {
+      const frame = Buffer.allocUnsafe(template.length); // fresh: the socket may still hold the previous one
+      template.copy(frame);
+      frame.writeUInt32LE(period, AT + 4);
+      frame.writeDoubleLE(now, AT + 8);
+      client.sendBinary(frame);
+      if (inWindow) win.sent.audio++;
+    }
+    if (mix === 'json' || (mix === 'mixed' && (period + i) % JSON_EVERY === 0)) {
       client.sendText(`{"type":"agent.transcript.update","role":"user","content":"bench ${period}","bench_t":${now}}`);
       if (inWindow) win.sent.json++;
     }
   }
 }
 
-let sendJson = true;
+/** What each connection sends: audio every 20 ms and JSON every 100 ms, audio only, or JSON every 20 ms only. */
+export type Mix = 'mixed' | 'audio' | 'json';
+let mix: Mix = 'mixed';
 let pacer: { timer: NodeJS.Timeout | undefined; startAt: number; done: number; skipped: number } | undefined;
 
 function pace(): void {
@@ -198,9 +203,9 @@ const summary = (h: RecordableHistogram) => ({ count: h.count, p50Ms: q(h, 50), 
 
 serve({
   connect,
-  /** Starts the paced sending; `json: false` sends audio only. */
-  startSending: ({ json }: { json: boolean }) => {
-    sendJson = json;
+  /** Starts the paced sending of `mix`. */
+  startSending: (args: { mix: Mix }) => {
+    mix = args.mix;
     pacer = { timer: undefined, startAt: performance.now(), done: 0, skipped: 0 };
     pace();
   },

@@ -121,7 +121,12 @@ async function profileInprocess(hooks: number, ms: number): Promise<string> {
   return newest(dir);
 }
 
-export async function runProfiles(quick: boolean, log: (line: string) => void): Promise<void> {
+/**
+ * `only`: `json` profiles just the servers under the JSON-only load (5 pass-through nodes and a
+ * `'*'` hook, at 200 and 1,000 sessions), in bench/out/prof/json-*.
+ */
+export async function runProfiles(quick: boolean, log: (line: string) => void, only?: string): Promise<void> {
+  if (only === 'json') return profileJson(quick, log);
   rmSync(PROF_DIR, { recursive: true, force: true });
   for (const hooks of [0, 10]) {
     log(`\n== in-process 5-node chain, ${hooks} hooks (rxcrew only) ==`);
@@ -145,4 +150,22 @@ export async function runProfiles(quick: boolean, log: (line: string) => void): 
     await runHeapProfile(graph, quick ? 500 : 1000, PROF_DIR, log);
   }
   log(`\nprofiles: ${PROF_DIR} (open in Chrome DevTools → Performance / Memory, or speedscope)`);
+}
+
+async function profileJson(quick: boolean, log: (line: string) => void): Promise<void> {
+  for (const sessions of [200, 1000]) {
+    log(`\n== server under the JSON-only load: ${sessions} sessions × 50 events/s, 5 pass-through nodes and a '*' hook ==`);
+    const dirs = { rxcrew: join(PROF_DIR, `json-${sessions}-rxcrew`), bare: join(PROF_DIR, `json-${sessions}-bare`) };
+    for (const dir of Object.values(dirs)) {
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+    }
+    const cfg = { levels: [], audioOnlyLevels: [], jsonOnlyLevels: [sessions], warmupMs: 2000, measureMs: quick ? 5000 : 15_000, drainMs: 1000, connectRate: 500, acceptCount: 0, repeats: 1 };
+    await runE2e({ ...cfg, quietWait: { perRun: 30_000, total: 60_000 } }, log, (kind) => ['--cpu-prof', '--cpu-prof-dir', dirs[kind]]);
+    for (const kind of ['rxcrew', 'bare'] as const) {
+      log(`\n-- ${kind} server --`);
+      for (const line of summarise(newest(dirs[kind]))) log(line);
+    }
+  }
+  log(`\nprofiles: ${PROF_DIR}/json-* (open in Chrome DevTools → Performance, or speedscope)`);
 }

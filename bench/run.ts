@@ -1,17 +1,18 @@
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { E2eConfig, E2eResult, NOISY_CORES, runE2e, waitQuiet } from './e2e';
+import { E2eConfig, E2eResult, LevelSummary, NOISY_CORES, runE2e, waitQuiet } from './e2e';
 import type { ClientFramesArgs, ClientFramesResult, StartCostResult, ThroughputArgs, ThroughputResult } from './inprocess';
 import { canPin, Child, LOAD_CPU, SERVER_CPU } from './ipc';
 import { MemoryResult, runMemory } from './memory';
 import { runProfiles } from './profile';
-import { costRow, fmt, formatTable, limitRow, machine, rateRow, Row } from './report';
+import { costRow, fmt, formatTable, machine, rateRow, Row } from './report';
 
 /*
- * `npm run bench [-- --quick] [--only=inprocess|e2e|memory]`: every suite (or
- * one), each measured side by side with its limit in this one run; prints the
- * table and writes bench/results.json. `--profile` instead records CPU profiles
+ * `npm run bench [-- --quick] [--only=inprocess|e2e|json|memory] [--repeats=N]`:
+ * every suite (or one), each measured side by side with its limit in this one
+ * run; prints the table and writes bench/results.json. `--repeats=N` sets the
+ * runs per server and level of the end-to-end suites. `--profile` instead records CPU profiles
  * of rxcrew's in-process chain and of its server under load, and heap snapshots
  * of idle sessions, and prints where the time and the memory go.
  */
@@ -19,23 +20,32 @@ import { costRow, fmt, formatTable, limitRow, machine, rateRow, Row } from './re
 interface Config {
   inprocess: { events: number; rounds: number; builds: number };
   e2e: E2eConfig;
+  /** The JSON rows: JSON only, 5 pass-through nodes and a `'*'` hook (an end-to-end suite of its own). */
+  json: E2eConfig;
   memoryLevels: number[];
 }
 
 const FULL: Config = {
   inprocess: { events: 1_000_000, rounds: 7, builds: 2000 },
   e2e: { levels: [100, 500, 1000], audioOnlyLevels: [1000], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, acceptCount: 2000, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
+  json: { levels: [], audioOnlyLevels: [], jsonOnlyLevels: [200, 1000], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, acceptCount: 0, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
   memoryLevels: [1000, 5000],
 };
 
 const QUICK: Config = {
   inprocess: { events: 200_000, rounds: 5, builds: 500 },
   e2e: { levels: [100, 1000], audioOnlyLevels: [1000], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, acceptCount: 500, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
+  json: { levels: [], audioOnlyLevels: [], jsonOnlyLevels: [200, 1000], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, acceptCount: 0, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
   memoryLevels: [1000],
 };
 
-/** Targets the project is held to (see the issue and docs/benchmarks.md). */
-const TARGETS = { inprocessRatio: 1.5, cpuPerFrameRatio: 1.3, p99Ms: 20, p99AtSessions: 1000, memoryRatio: 2 };
+/**
+ * Targets the project is held to (see the issue and docs/benchmarks.md). Tail latency is held
+ * as a ratio to bare `ws`'s p99 in the same run (an absolute p99 on a shared 2-core machine is
+ * the machine's noise: the limit itself swings 6–67 ms): the audio-only level at
+ * `p99AtSessions`, and the JSON-only levels.
+ */
+const TARGETS = { inprocessRatio: 1.5, cpuPerFrameRatio: 1.3, p99Ratio: 1.5, p99AtSessions: 1000, memoryRatio: 2, jsonCpuRatio: 1.2, jsonP99Ratio: 1.5 };
 
 const log = (line: string) => console.log(line);
 
@@ -54,7 +64,7 @@ async function inprocessSuite(cfg: Config['inprocess']) {
     const start = await child.call<StartCostResult>('startCost', { builds: cfg.builds, rounds: cfg.rounds });
     log(`  20-node graph: rxcrew ${fmt(start.rxcrewUs)} µs, bare RxJS ${fmt(start.rxjsUs)} µs`);
     const frames: ClientFramesResult[] = [];
-    for (const kind of ['audio', 'json'] as const) {
+    for (const kind of ['audio', 'json', 'json5'] as const) {
       const r = await child.call<ClientFramesResult>('clientFrames', { kind, sessions: 1000, frames: 20, rounds: cfg.rounds } satisfies ClientFramesArgs);
       frames.push(r);
       log(`  client ${kind} frames over 1,000 sessions: rxcrew ${fmt(r.rxcrewNs)} ns/frame, plain ${fmt(r.plainNs)}`);
@@ -67,25 +77,27 @@ async function inprocessSuite(cfg: Config['inprocess']) {
 
 type Inprocess = Awaited<ReturnType<typeof inprocessSuite>>;
 
-function rows(inproc?: Inprocess, e2e?: E2eResult, memory?: MemoryResult): Row[] {
+function rows(inproc?: Inprocess, e2e?: E2eResult, json?: E2eResult, memory?: MemoryResult): Row[] {
   const out: Row[] = [];
   for (const r of inproc?.throughput ?? []) {
     const name = r.hooks === 0 ? `graph ${r.topology === 'chain' ? '5-node chain' : 'diamond + join'}` : `hooks: ${r.hooks} onEvent (chain)`;
     out.push(costRow(name, 'ns/event', r.nsPerEvent.rxcrew, r.nsPerEvent.rxjs, 'bare RxJS', TARGETS.inprocessRatio));
     if (r.hooks === 0) out.push(costRow(name, 'ns/event', r.nsPerEvent.rxcrew, r.nsPerEvent.plain, 'plain functions'));
   }
-  for (const level of e2e?.levels ?? []) {
+  for (const level of [...(e2e?.levels ?? []), ...(json?.levels ?? [])]) {
     const { rxcrew: x, bare: b } = level;
     const noisy = [x, b].some((s) => s.otherCores !== undefined && s.otherCores >= NOISY_CORES) ? ' (noisy)' : '';
-    const n = `e2e ${x.sessions} sessions${x.json ? '' : ', audio only'}${noisy}`;
-    out.push(costRow(`${n}: server CPU per frame`, 'µs', x.cpuUsPerFrame, b.cpuUsPerFrame, 'bare ws', TARGETS.cpuPerFrameRatio));
+    const isJson = x.mix === 'json';
+    const n = `e2e ${x.sessions} sessions${x.mix === 'mixed' ? '' : isJson ? ', JSON only (5 nodes + hook)' : ', audio only'}${noisy}`;
+    out.push(costRow(`${n}: server CPU per ${isJson ? 'message' : 'frame'}`, 'µs', x.cpuUsPerFrame, b.cpuUsPerFrame, 'bare ws', isJson ? TARGETS.jsonCpuRatio : TARGETS.cpuPerFrameRatio));
     out.push(costRow(`${n}: RTT p50`, 'ms', x.rtt.p50Ms, b.rtt.p50Ms, 'bare ws'));
-    // the target is worded for 1,000 sessions × 50 frames/s: the audio-only level (with JSON it is 60 frames/s)
-    if (x.sessions === TARGETS.p99AtSessions && !x.json) out.push(limitRow(`${n}: RTT p99`, 'ms', x.rtt.p99Ms, b.rtt.p99Ms, 'bare ws', TARGETS.p99Ms));
-    else out.push(costRow(`${n}: RTT p99`, 'ms', x.rtt.p99Ms, b.rtt.p99Ms, 'bare ws'));
+    // the audio target is worded for 1,000 sessions × 50 frames/s: the audio-only level (with JSON it is 60 frames/s)
+    const p99Target = isJson ? TARGETS.jsonP99Ratio : x.sessions === TARGETS.p99AtSessions && x.mix === 'audio' ? TARGETS.p99Ratio : undefined;
+    out.push(costRow(`${n}: RTT p99`, 'ms', x.rtt.p99Ms, b.rtt.p99Ms, 'bare ws', p99Target));
     out.push(costRow(`${n}: RTT p99.9`, 'ms', x.rtt.p999Ms, b.rtt.p999Ms, 'bare ws'));
     out.push(costRow(`${n}: event-loop delay p99`, 'ms', x.eldP99Ms, b.eldP99Ms, 'bare ws'));
-    out.push(rateRow(`${n}: delivered / sent`, '', x.deliveredRatio, b.deliveredRatio, 'bare ws'));
+    if (isJson) out.push(countRow(`${n}: messages received / sent`, x, b));
+    else out.push(rateRow(`${n}: delivered / sent`, '', x.deliveredRatio, b.deliveredRatio, 'bare ws'));
     out.push(rateRow(`${n}: load achieved / asked`, '', x.achieved, b.achieved, 'bare ws'));
   }
   for (const level of memory?.levels ?? []) {
@@ -96,23 +108,33 @@ function rows(inproc?: Inprocess, e2e?: E2eResult, memory?: MemoryResult): Row[]
     out.push(costRow(`${n}: heap used`, 'KiB/session', x.heapPerSession / 1024, b.heapPerSession / 1024, 'bare ws'));
   }
   for (const r of inproc?.frames ?? []) {
-    out.push(costRow(`client ${r.kind === 'audio' ? 'audio frame' : 'JSON event'}, 1,000 sessions round-robin (no socket)`, 'ns', r.rxcrewNs, r.plainNs, r.kind === 'audio' ? 'plain: wrap and hand on' : 'plain: parse + stringify'));
+    const what = r.kind === 'audio' ? 'audio frame' : r.kind === 'json' ? 'JSON event' : "JSON event, 5 nodes + '*' hook, stringified";
+    out.push(costRow(`client ${what}, 1,000 sessions round-robin (no socket)`, 'ns', r.rxcrewNs, r.plainNs, r.kind === 'audio' ? 'plain: wrap and hand on' : 'plain: parse + stringify'));
   }
   if (inproc) out.push(costRow('start: build + validate + wire a 20-node graph', 'µs', inproc.start.rxcrewUs, inproc.start.rxjsUs, 'bare RxJS'));
-  if (e2e) out.push(rateRow('start: sessions accepted per second', '/s', e2e.accept.rxcrew.perSec, e2e.accept.bare.perSec, 'bare ws'));
+  if (e2e?.accept) out.push(rateRow('start: sessions accepted per second', '/s', e2e.accept.rxcrew.perSec, e2e.accept.bare.perSec, 'bare ws'));
   return out;
+}
+
+/** Echoes received over messages sent in the windows, both servers; the target: nothing dropped by either. */
+function countRow(name: string, x: LevelSummary, b: LevelSummary): Row {
+  const row = rateRow(name, '', x.deliveredRatio, b.deliveredRatio, 'bare ws');
+  return { ...row, note: `rxcrew ${x.delivered}/${x.sent}, bare ws ${b.delivered}/${b.sent}`, target: 'none dropped', pass: x.delivered === x.sent };
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (args.includes('--profile')) return runProfiles(args.includes('--quick'), log);
+  if (args.includes('--profile')) return runProfiles(args.includes('--quick'), log, args.find((a) => a.startsWith('--only='))?.slice('--only='.length));
   const mode = args.includes('--quick') ? 'quick' : 'full';
   const cfg = mode === 'quick' ? QUICK : FULL;
+  // --repeats=N: runs per server and level in the end-to-end suites (more runs, steadier ratios)
+  const repeats = Number(args.find((a) => a.startsWith('--repeats='))?.slice('--repeats='.length) ?? NaN);
+  if (Number.isInteger(repeats) && repeats > 0) cfg.e2e.repeats = cfg.json.repeats = repeats;
   const m = machine();
   const began = Date.now();
   log(`rxcrew bench (${mode}) — ${m.cpu}, ${m.cores} cores, Node ${m.node}, commit ${m.commit}`);
   log(canPin() ? `servers and in-process runs pinned to core ${SERVER_CPU}, the load generator to core ${LOAD_CPU}` : 'processes not pinned to cores');
-  // --only=inprocess|e2e|memory runs one suite (for iterating on one number)
+  // --only=inprocess|e2e|json|memory runs one suite (for iterating on one number)
   const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   const wanted = (suite: string) => only === undefined || only === suite;
   const loadAtStart = loadavg()[0]; // recorded only: right after `npm run build` it is never low
@@ -126,17 +148,19 @@ async function main(): Promise<void> {
     return inprocessSuite(cfg.inprocess);
   });
   const e2e = await suite('e2e', 'end to end over WebSocket (loopback):', () => runE2e(cfg.e2e, log));
+  const json = await suite('json', "end to end, JSON only (5 pass-through nodes and a '*' hook, echoed):", () => runE2e(cfg.json, log));
   const memory = await suite('memory', 'memory per idle session:', () => runMemory(cfg.memoryLevels, log));
-  const table = rows(inproc, e2e, memory);
+  const table = rows(inproc, e2e, json, memory);
   log(`\n${formatTable(table)}\n`);
   const failed = table.filter((r) => r.pass === false).length;
   log(`${table.filter((r) => r.pass !== undefined).length - failed} targets pass, ${failed} fail; ${Math.round((Date.now() - began) / 1000)} s`);
-  const others = (e2e?.levels ?? []).flatMap((l) => [l.rxcrew.otherCores ?? 0, l.bare.otherCores ?? 0]);
+  for (const r of table) if (r.note !== undefined) log(`${r.name}: ${r.note}`);
+  const others = [...(e2e?.levels ?? []), ...(json?.levels ?? [])].flatMap((l) => [l.rxcrew.otherCores ?? 0, l.bare.otherCores ?? 0]);
   if (Math.max(0, ...others) >= NOISY_CORES) {
     log(`warning: the machine was busy elsewhere with up to ${Math.max(...others).toFixed(2)} cores during an end-to-end window; rerun on a quiet machine`);
   }
   const file = join(__dirname, '..', 'results.json');
-  writeFileSync(file, `${JSON.stringify({ mode, only, pinned: canPin(), loadAverageAtStart: loadAtStart, machine: m, config: cfg, targets: TARGETS, rows: table, raw: { inprocess: inproc, e2e, memory } }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ mode, only, pinned: canPin(), loadAverageAtStart: loadAtStart, machine: m, config: cfg, targets: TARGETS, rows: table, raw: { inprocess: inproc, e2e, json, memory } }, null, 2)}\n`);
   log(`raw numbers: ${file}`);
 }
 

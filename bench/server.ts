@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setImmediate as tick } from 'node:timers/promises';
 import { writeHeapSnapshot } from 'node:v8';
-import { tap } from 'rxjs';
+import { map, tap } from 'rxjs';
 import { WebSocketServer } from 'ws';
 import { CrewApp, CrewLogger, CrewSession, node } from 'rxcrew';
 import type * as DemoSetup from '../dist/demos/sales-agent/setup';
@@ -16,12 +16,16 @@ import { serve } from './ipc';
  * event-loop delay are its own. `bench/out/server.js <rxcrew|bare> <pass|demo>`:
  * - rxcrew pass: a CrewApp whose graph is one pass-through node (`tap`);
  * - rxcrew demo: a CrewApp with the sales-agent demo's setup;
+ * - rxcrew json5: a CrewApp whose graph is 5 pass-through nodes in a chain
+ *   (`node('n1', map((e) => e))` → … → n5) and one `'*'` hook, the JSON rows' server;
  * - bare: a `ws` WebSocketServer echoing each message with the same frame kind
- *   (and sending one ready frame on connect, as rxcrew sends agent.ready).
+ *   (and sending one ready frame on connect, as rxcrew sends agent.ready);
+ *   with BENCH_BARE_PARSE=1 it parses and re-serialises each text message
+ *   (the least any server reading JSON events does), for comparison.
  */
 
 export type ServerKind = 'rxcrew' | 'bare';
-export type ServerGraph = 'pass' | 'demo';
+export type ServerGraph = 'pass' | 'demo' | 'json5';
 
 export interface ServerReport {
   wallMs: number;
@@ -39,6 +43,8 @@ export interface ServerReport {
 
 const [kind, graph] = process.argv.slice(2) as [ServerKind, ServerGraph];
 const READY = JSON.stringify({ type: 'agent.ready' });
+const PARSE = process.env.BENCH_BARE_PARSE === '1';
+const TEXT = { binary: false };
 const ELD_RESOLUTION_MS = 10;
 let frames = 0;
 let errors = 0;
@@ -58,7 +64,9 @@ async function listen(): Promise<{ port: number; sessions: () => number }> {
       ws.send(READY);
       ws.on('message', (data: Buffer, isBinary: boolean) => {
         frames++;
-        ws.send(data, { binary: isBinary });
+        // BENCH_BARE_PARSE=1: parse and re-serialise each JSON message, as any server that reads its events must
+        if (PARSE && !isBinary) ws.send(JSON.stringify(JSON.parse(data.toString('utf8'))), TEXT);
+        else ws.send(data, { binary: isBinary });
       });
     });
     await once(wss, 'listening');
@@ -67,10 +75,22 @@ async function listen(): Promise<{ port: number; sessions: () => number }> {
   const setup =
     graph === 'demo'
       ? (require(join(__dirname, '../../dist/demos/sales-agent/setup.js')) as typeof DemoSetup).createSetup({ log: () => undefined, initTimeout: 0 })
-      : (session: CrewSession) => void session.addNode(node('pass', tap(() => void frames++)));
+      : graph === 'json5'
+        ? chainOfFive
+        : (session: CrewSession) => void session.addNode(node('pass', tap(() => void frames++)));
   const app = new CrewApp({ setup, host: '127.0.0.1', port: 0, logger });
   const { port } = await app.listen();
   return { port, sessions: () => app.sessions.size };
+}
+
+/** Five pass-through nodes in a chain and one `'*'` hook (it counts the client's frames: each event reaches it once). */
+function chainOfFive(session: CrewSession): void {
+  const nodes = ['n1', 'n2', 'n3', 'n4', 'n5'].map((name) => node(name, map((e) => e)));
+  for (const n of nodes) session.addNode(n);
+  for (let i = 1; i < nodes.length; i++) session.addEdge(nodes[i - 1], nodes[i]);
+  session.onEvent('*', (_session, e) => {
+    if (e.type === 'agent.transcript.update') frames++;
+  });
 }
 
 function main(): void {

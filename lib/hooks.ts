@@ -67,9 +67,11 @@ export class HookRegistry {
     if (hooks.length === 0) return NO_HOOKS;
     const client = fromClient && this.clientHooks > 0;
     if (hooks.length <= MAX_UNCACHED_HOOKS) {
-      let i = 0;
-      while (i < hooks.length && !matches(hooks[i], type, client)) i++;
-      return i === hooks.length ? NO_HOOKS : hooks.filter((h) => matches(h, type, client));
+      let n = 0;
+      for (let i = 0; i < hooks.length; i++) if (matches(hooks[i], type, client)) n++;
+      // none or all match (one '*' hook, say): no array is made per event
+      if (n === 0) return NO_HOOKS;
+      return n === hooks.length ? hooks : hooks.filter((h) => matches(h, type, client));
     }
     const cache = client ? (this.clientCache ??= new Map()) : (this.cache ??= new Map());
     let found = cache.get(type);

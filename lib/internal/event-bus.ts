@@ -31,6 +31,8 @@ export class EventBus {
   private readonly hooks = new HookRegistry();
   private readonly subject = new Fanout<CrewEvent>();
   private seen: WeakSet<object> | undefined;
+  /** The object published last (also in `seen`): checked before the WeakSet. */
+  private last: CrewEvent | undefined;
   private publishing = false;
   private backlog: CrewEvent[] | undefined;
   private backlogFromClient: boolean[] | undefined;
@@ -52,6 +54,8 @@ export class EventBus {
 
   /** Publishes `e` (once per object); `fromClient`: it came from the client (`on_event_received` hooks see it). */
   publish(e: CrewEvent, fromClient: boolean): void {
+    // a pass-through node forwards the object it was given: the one just published
+    if (e === this.last) return;
     const hooks = this.hooks.match(e.type, fromClient);
     const observed = this.subject.observed;
     // nobody listens for this type: skip even the once-per-object bookkeeping
@@ -59,6 +63,7 @@ export class EventBus {
     const seen = (this.seen ??= new WeakSet());
     if (seen.has(e)) return;
     seen.add(e);
+    this.last = e;
     if (this.publishing) {
       (this.backlog ??= []).push(e);
       (this.backlogFromClient ??= []).push(fromClient);

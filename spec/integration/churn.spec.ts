@@ -12,7 +12,8 @@ import { CrewClient, say, within } from './helpers';
  * process (spec/integration/fixtures/churn-server.ts, run with --expose-gc):
  * app.sessions is empty, every session was garbage-collected, the heap after
  * GC is back within a small tolerance of its warmed-up baseline, and the live
- * timers, sockets and other handles are exactly the baseline's.
+ * timers, sockets and other handles are exactly the baseline's. Both are measured
+ * at a known point: once no one-shot timer is left (see `measure` in the fixture).
  */
 
 const SESSIONS = Number(process.env.CHURN_SESSIONS ?? 2000);
@@ -206,6 +207,7 @@ describe('session churn (server in its own process, measured after GC)', () => {
       `sessions not garbage-collected: ${after.sessionsAlive} of ${after.created}`,
       `live async resources: baseline ${JSON.stringify(baseline.live)}, after ${JSON.stringify(after.live)}`,
       `active resources: baseline ${JSON.stringify(baseline.active)}, after ${JSON.stringify(after.active)}`,
+      `one-shot timers ended before measuring: baseline ${baseline.settled}, after ${after.settled}`,
     ].join('\n  ');
     if (process.env.CHURN_REPORT) console.log(`churn:\n  ${figures}`);
 

@@ -141,6 +141,7 @@ describe('Twilio transport (CrewApp twilio: true)', () => {
     // paced: the last chunk cannot arrive before (audio − lead − one chunk) after the first, less 20 %
     const span = got[got.length - 1].at - got[0].at;
     expect(span).toBeGreaterThanOrEqual(0.8 * (audioMs - 100 - 20));
+    pacing.push(span / (audioMs - 100 - 20));
     // and no chunk ran ahead of real time by more than the lead (lower bound per chunk)
     got.forEach((m, k) => expect(m.at - got[0].at).toBeGreaterThanOrEqual(k * 20 - 100 - 5));
     expect(caller.problems).toEqual([]);
@@ -278,7 +279,9 @@ describe('Twilio transport (CrewApp twilio: true)', () => {
   });
 
   const latencies: number[] = [];
+  const pacing: number[] = [];
   afterAll(() => {
+    if (pacing.length > 0) process.stdout.write(`twilio: greeting span / (audio − lead − chunk) = ${pacing.map((r) => r.toFixed(3)).join(', ')}\n`);
     if (latencies.length > 0) process.stdout.write(`twilio: clear after interrupt ${latencies.map((l) => l.toFixed(2)).join(', ')} ms\n`);
   });
 });

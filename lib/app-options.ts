@@ -20,6 +20,16 @@ export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean
  */
 export type Authenticate = (req: IncomingMessage) => unknown;
 
+/** The Twilio Media Streams transport (`twilio: true` takes every default). */
+export interface TwilioOptions {
+  /** The stream's WebSocket path; the TwiML webhook is `${path}/voice`. Default `/twilio`. */
+  path?: string;
+  /** The public base URL put in the TwiML (`https://agent.example.com`); default: from `X-Forwarded-Host`, else `Host`. */
+  publicUrl?: string;
+  /** Twilio's auth token: webhook requests whose `X-Twilio-Signature` does not verify get 403. Default: not checked. */
+  authToken?: string;
+}
+
 export interface CrewAppOptions extends Partial<Omit<SessionLimits, 'maxFrameBytes'>> {
   /** Builds each connection's graph. Required. */
   setup: SetupHandler;
@@ -61,12 +71,16 @@ export interface CrewAppOptions extends Partial<Omit<SessionLimits, 'maxFrameByt
   perMessageDeflate?: boolean;
   /** Extra HTTP routes, tried before the built-in ones. */
   http?: HttpHandler;
+  /** Phone calls over Twilio Media Streams, on the same setup (docs/telephony.md). Default off. */
+  twilio?: boolean | TwilioOptions;
   /** Default `console`. */
   logger?: CrewLogger;
 }
 
-export type ResolvedAppOptions = Required<Omit<CrewAppOptions, 'http' | 'authenticate' | 'allowedOrigins'>> &
-  Pick<CrewAppOptions, 'http' | 'authenticate' | 'allowedOrigins'> & { limits: SessionLimits };
+export type ResolvedTwilioOptions = Required<Pick<TwilioOptions, 'path'>> & Pick<TwilioOptions, 'publicUrl' | 'authToken'>;
+
+export type ResolvedAppOptions = Required<Omit<CrewAppOptions, 'http' | 'authenticate' | 'allowedOrigins' | 'twilio'>> &
+  Pick<CrewAppOptions, 'http' | 'authenticate' | 'allowedOrigins'> & { limits: SessionLimits; twilio: ResolvedTwilioOptions | undefined };
 
 export const APP_DEFAULTS = Object.freeze({
   host: '0.0.0.0',
@@ -120,6 +134,7 @@ export function resolveAppOptions(options: CrewAppOptions): ResolvedAppOptions {
   }
   return {
     ...merged,
+    twilio: resolveTwilio(options.twilio, merged.path),
     port,
     logger: options.logger ?? console,
     // frozen and complete: every session shares this one object
@@ -131,6 +146,21 @@ export function resolveAppOptions(options: CrewAppOptions): ResolvedAppOptions {
       maxPrestartEvents: merged.maxPrestartEvents,
     }),
   } as ResolvedAppOptions;
+}
+
+function resolveTwilio(twilio: CrewAppOptions['twilio'], wsPath: string): ResolvedTwilioOptions | undefined {
+  if (twilio === undefined || twilio === false) return undefined;
+  if (twilio !== true && (twilio === null || typeof twilio !== 'object')) {
+    throw new InvalidArgumentError('CrewApp: twilio must be true or { path?, publicUrl?, authToken? }');
+  }
+  const { path = '/twilio', publicUrl, authToken } = twilio === true ? {} : twilio;
+  if (typeof path !== 'string' || !path.startsWith('/') || path === wsPath) {
+    throw new InvalidArgumentError(`CrewApp: twilio.path must start with "/" and differ from path (${wsPath}), got ${String(path)}`);
+  }
+  for (const [name, value] of [['publicUrl', publicUrl], ['authToken', authToken]] as const) {
+    if (value !== undefined && (typeof value !== 'string' || value === '')) throw new InvalidArgumentError(`CrewApp: twilio.${name} must be a non-empty string`);
+  }
+  return Object.freeze({ path, publicUrl, authToken });
 }
 
 function defined<T extends object>(o: T): Partial<T> {

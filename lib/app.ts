@@ -9,9 +9,12 @@ import { checkEvery, Sweeps } from './internal/sweeps';
 import { pathOf, UpgradeGate } from './internal/upgrade-gate';
 import { SendLimits, TransportOwner, WsTransport } from './internal/ws-transport';
 import { CrewSession } from './session';
+import { TwilioStats, TwilioStream, TwilioStreamHost } from './telephony/twilio-stream';
+import { answerTwilioVoice } from './telephony/twilio-webhook';
 import { CloseCodes } from './transport';
 
-export type { Authenticate, CrewAppOptions, HttpHandler, SetupHandler } from './app-options';
+export type { Authenticate, CrewAppOptions, HttpHandler, SetupHandler, TwilioOptions } from './app-options';
+export type { TwilioStats } from './telephony/twilio-stream';
 
 /**
  * The WebSocket server: one isolated `CrewSession` per connection, built by
@@ -36,6 +39,8 @@ export class CrewApp {
   // shared by every connection (nothing is allocated per session for them)
   private readonly sendLimits: SendLimits;
   private readonly transportOwner: TransportOwner;
+  /** What every Twilio stream shares (undefined without the `twilio` option). */
+  private readonly twilioHost: TwilioStreamHost | undefined;
 
   constructor(options: CrewAppOptions) {
     this.options = resolveAppOptions(options);
@@ -46,6 +51,12 @@ export class CrewApp {
       socketError: (transport, err) => this.options.logger.warn(`rxcrew: session ${transport.sessionId}: socket error:`, err.message),
       started: (transport) => this.sweeps.setupDone(transport.sessionId),
     };
+    this.twilioHost = this.options.twilio && this.makeTwilioHost();
+  }
+
+  /** What the Twilio transport refused or ignored so far, over all calls (undefined without `twilio`). */
+  get twilioStats(): Readonly<TwilioStats> | undefined {
+    return this.twilioHost && { ...this.twilioHost.stats };
   }
 
   /** Live sessions, by id: one per open connection. */
@@ -78,7 +89,9 @@ export class CrewApp {
     const server = createServer({ connectionsCheckingInterval }, (req, res) => void this.handleHttp(req, res));
     server.headersTimeout = headersTimeout;
     server.requestTimeout = Math.max(headersTimeout, 30_000);
-    const gate = new UpgradeGate(this.options, () => this.accepting, (ws, auth) => this.accept(ws, auth));
+    const twilioHost = this.twilioHost;
+    const twilio = twilioHost && { path: this.options.twilio!.path, accept: (ws: WebSocket) => new TwilioStream(ws, twilioHost) };
+    const gate = new UpgradeGate(this.options, () => this.accepting, (ws, auth) => this.accept(ws, auth), twilio);
     server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     this.server = server;
     this.gate = gate;
@@ -186,6 +199,23 @@ export class CrewApp {
     runSetup(setup, session);
   }
 
+  private makeTwilioHost(): TwilioStreamHost {
+    const { setup, logger, limits, setupTimeout } = this.options;
+    return {
+      setup,
+      logger,
+      limits,
+      startTimeout: setupTimeout,
+      transport: { leadMs: TWILIO_LEAD_MS, endCallTimeoutMs: TWILIO_END_CALL_TIMEOUT_MS, logger },
+      stats: { calls: 0, malformed: 0, unknownEvents: 0, binaryFrames: 0, ignored: 0 },
+      admit: () => this.accepting && this.live.size < this.options.maxSessions,
+      opened: (session) => {
+        this.live.set(session.id, session);
+        void session.waitUntilComplete().then(() => this.live.delete(session.id));
+      },
+    };
+  }
+
   /** A client that reads too slowly to keep up: close it (1013) and let it go, whatever it still has queued. */
   private slowConsumer(transport: WsTransport): void {
     const session = this.live.get(transport.sessionId);
@@ -200,6 +230,8 @@ export class CrewApp {
     try {
       if (this.options.http && (await this.options.http(req, res))) return;
       const pathname = pathOf(req);
+      const twilio = this.options.twilio;
+      if (twilio !== undefined && pathname === `${twilio.path}/voice`) return await answerTwilioVoice(req, res, twilio);
       if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
       if (pathname === '/') {
         return json(res, 200, { status: this.accepting ? 'ok' : 'closing', ready: this.accepting, active_sessions: this.live.size });
@@ -214,6 +246,11 @@ export class CrewApp {
     }
   }
 }
+
+/** How far ahead of a caller's playback the Twilio transport sends audio (ms). */
+const TWILIO_LEAD_MS = 100;
+/** How long `agent.end_call` waits for the marks of the audio sent before the stream closes anyway (ms). */
+const TWILIO_END_CALL_TIMEOUT_MS = 5000;
 
 /** The Atoms SDK's name for `CrewApp`. */
 export const AtomsCrewApp = CrewApp;

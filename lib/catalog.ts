@@ -54,6 +54,11 @@ export const AgentTranscriptUpdate = defineEvent(
   { role: z.enum(['user', 'assistant']), content: z.string() },
   { direction: 'client' },
 );
+export const SystemUserDtmf = defineEvent(
+  'system.user.dtmf',
+  { digit: z.string().regex(/^[0-9*#A-Da-dw]$/) },
+  { direction: 'client' },
+);
 export const UserAudio = defineEvent(
   'user.audio',
   { audio: audioBytes, sample_rate: z.number().int().positive().optional() },
@@ -108,6 +113,7 @@ export const Events = Object.freeze({
   SystemLlmRequest,
   SystemOutputAgentUpdateSettings,
   AgentTranscriptUpdate,
+  SystemUserDtmf,
   UserAudio,
   SystemUserJoined,
   SystemUserLeft,

@@ -12,7 +12,7 @@ export type { CrewLogger, CrewSessionOptions, SessionLimits, SessionState } from
 export { CloseCodes } from './transport';
 export type { CrewConnection, CrewTransport } from './transport';
 export { CrewApp, AtomsCrewApp } from './app';
-export type { Authenticate, CrewAppOptions, HttpHandler, SetupHandler } from './app';
+export type { Authenticate, CrewAppOptions, HttpHandler, SetupHandler, TwilioOptions, TwilioStats } from './app';
 export { SessionContext } from './context';
 
 // nodes

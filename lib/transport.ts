@@ -13,6 +13,12 @@ export interface CrewTransport {
   close(code: number, reason: string): void;
   /** Told once, when the session has started (just before `agent.ready` is sent). */
   started?(): void;
+  /**
+   * Told of each `system.control.interrupt` as it enters the graph (after the
+   * nodes): a transport that buffers audio on the far side (a phone line)
+   * clears it here. Must not throw.
+   */
+  interrupted?(e: CrewEvent): void;
 }
 
 /** The session's side of an attached transport: feed it what the client sends. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Observable, Subject } from 'rxjs';
 import { pcmBytes } from '../lib/audio/format';
 import { agentError } from '../lib/agent-error';
@@ -27,7 +28,11 @@ export interface TextToSpeechOptions extends CrewNodeOptions {
  * Every event passes through unchanged (the client still gets the text); the
  * speech follows as `agent.audio` {audio, sample_rate} events of `frameMs`,
  * PCM16 at the session's `audioFormat.outputSampleRate`, sentence after
- * sentence in order. Place it before an `AudioPacer`.
+ * sentence in order. Place it before an `AudioPacer`. Each frame carries
+ * `speech_id` (the reply's `request_id`, or an id of its own for an
+ * `agent.speak`), and the last frame of a sentence carries its `text`: a
+ * transport that knows what played (the Twilio one, by marks) can tell the
+ * agent which sentences the user heard.
  *
  * On `system.control.interrupt` the sentence being synthesized is aborted (its
  * engine call gets the signal), queued sentences and the text of the reply
@@ -68,10 +73,11 @@ export class TextToSpeech extends CrewNode {
     return new Observable<CrewEvent>((subscriber) => {
       const reply = new SentenceSplitter(this.splitterOptions); // the streamed reply's unfinished sentence
       let muted = false; // an interrupt silences the rest of the reply it cut
-      const sentences = new Subject<string>();
+      const sentences = new Subject<Sentence>();
+      let speechId = ''; // the reply being spoken
 
       const audio = sentences
-        .pipe(interruptibleConcatMap((text, signal) => this.speech(text, signal, ctx), ctx.interrupt$))
+        .pipe(interruptibleConcatMap((s, signal) => this.speech(s, signal, ctx), ctx.interrupt$))
         .subscribe({ next: (e) => subscriber.next(e), error: (err) => subscriber.error(err), complete: () => subscriber.complete() });
       const interruption = ctx.interrupt$.subscribe(() => {
         reply.reset();
@@ -81,11 +87,14 @@ export class TextToSpeech extends CrewNode {
         next: (e) => {
           subscriber.next(e);
           let texts: string[] = [];
+          let id = speechId;
           if (e.type === 'agent.speak' && typeof e.text === 'string') {
             texts = splitSentences(e.text, this.splitterOptions);
+            id = randomUUID();
           } else if (e.type === 'agent.llm.response.start') {
             reply.reset();
             muted = false;
+            id = speechId = typeof e.request_id === 'string' ? e.request_id : randomUUID();
           } else if (e.type === 'agent.llm.response.chunk' && typeof e.text === 'string') {
             if (!muted) texts = reply.push(e.text);
           } else if (e.type === 'agent.llm.response.end') {
@@ -93,7 +102,7 @@ export class TextToSpeech extends CrewNode {
             reply.reset();
             muted = false;
           }
-          for (const text of texts) sentences.next(text);
+          for (const text of texts) sentences.next({ text, id });
         },
         error: (err) => subscriber.error(err),
         complete: () => sentences.complete(), // the audio completes once the queue is spoken
@@ -108,11 +117,16 @@ export class TextToSpeech extends CrewNode {
   }
 
   /** One sentence's audio, in frames; a failure becomes an `agent.error` warning. */
-  private speech(text: string, signal: AbortSignal, ctx: NodeContext): Observable<CrewEvent> {
+  private speech({ text, id }: Sentence, signal: AbortSignal, ctx: NodeContext): Observable<CrewEvent> {
     return new Observable<CrewEvent>((subscriber) => {
       const rate = ctx.session.audioFormat.outputSampleRate;
       const frames = new PcmFramer(pcmBytes(this.frameMs, rate));
-      const send = (audio: Buffer) => subscriber.next(event('agent.audio', { audio, sample_rate: rate }));
+      // one frame is held back, so that the sentence's last one can carry its text
+      let held: Buffer | undefined;
+      const send = (audio: Buffer) => {
+        if (held) subscriber.next(event('agent.audio', { audio: held, sample_rate: rate, speech_id: id }));
+        held = audio;
+      };
       const run = async () => {
         for await (const piece of pcmPiecesOf(this.engine.synthesize(text, { sampleRate: rate, signal }))) {
           if (signal.aborted) return; // also returns the engine's iterator, ending its work
@@ -120,6 +134,7 @@ export class TextToSpeech extends CrewNode {
         }
         const last = frames.flush();
         if (last) send(last);
+        if (held && !signal.aborted) subscriber.next(event('agent.audio', { audio: held, sample_rate: rate, speech_id: id, text }));
       };
       run().then(
         () => subscriber.complete(),
@@ -137,6 +152,12 @@ export class TextToSpeech extends CrewNode {
     const message = errorMessage(ErrorCodes.TTS_FAILED, { ...details, cause: err });
     return agentError(errorCodeOf(err, ErrorCodes.TTS_FAILED), err, { message, details });
   }
+}
+
+/** A sentence to speak, and the speech (reply or `agent.speak`) it belongs to. */
+interface Sentence {
+  text: string;
+  id: string;
 }
 
 /**

@@ -53,6 +53,11 @@ describe('event', () => {
 });
 
 describe('the built-in catalog', () => {
+  it('validates system.user.dtmf: one key', () => {
+    expect(Events.SystemUserDtmf.schema.safeParse({ type: 'system.user.dtmf', digit: '5' }).success).toBe(true);
+    expect(Events.SystemUserDtmf.schema.safeParse({ type: 'system.user.dtmf', digit: '55' }).success).toBe(false);
+  });
+
   it('registers the Atoms wire names exactly', () => {
     const types = Object.values(Events).map((d) => d.type).sort();
     expect(types).toEqual(
@@ -75,6 +80,7 @@ describe('the built-in catalog', () => {
         'system.init',
         'system.llm.request',
         'system.output_agent.update_settings',
+        'system.user.dtmf', // ours: the Twilio transport's keypresses (issue 11)
         'system.user.joined',
         'system.user.left',
         'system.user.started_speaking',

@@ -18,18 +18,23 @@ export class Conversation {
     this.messages = initialMessages(systemPrompt);
   }
 
-  /** Records what the node said outside a turn (`speak`). */
+  /** Records what the node said outside a turn (`speak`); a client's transcript may replace it as it does a reply. */
   said(text: string): void {
     this.messages.push({ role: 'assistant', content: text });
+    this.lastReply = this.messages.length - 1;
   }
 
-  /** An `agent.transcript.update`: appended, or (role `assistant`) in place of the node's last reply. */
+  /**
+   * An `agent.transcript.update`: appended, or (role `assistant`) in place of
+   * the node's last reply — removed when the user heard none of it (empty content).
+   */
   transcript(e: CrewEvent): void {
     const content = String(e.content ?? '');
     if (e.role === 'assistant' && this.lastReply !== undefined) {
-      this.messages[this.lastReply] = { role: 'assistant', content };
+      if (content === '') this.messages.splice(this.lastReply, 1);
+      else this.messages[this.lastReply] = { role: 'assistant', content };
       this.lastReply = undefined;
-    } else if (e.role === 'user' || e.role === 'assistant') {
+    } else if (e.role === 'user' || (e.role === 'assistant' && content !== '')) {
       this.messages.push({ role: e.role, content });
     }
   }
@@ -43,6 +48,7 @@ export class Conversation {
   /** Records a turn: its tool calls and results, then its reply (only what was actually sent). */
   keepReply(text: string, exchange: readonly ChatMessage[] = []): void {
     this.messages.push(...exchange);
+    this.lastReply = undefined;
     if (text === '') return;
     this.messages.push({ role: 'assistant', content: text });
     this.lastReply = this.messages.length - 1;

@@ -129,6 +129,12 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner {
     this.wiredNodes = graph.nodes.slice(); // sized exactly
     this.graph = undefined;
     this.currentState = 'running';
+    if (this.transport?.interrupted !== undefined) {
+      const transport = this.transport;
+      this.delivery.interrupts.subscribe((e) => {
+        if (this.transportOpen) transport.interrupted!(e);
+      });
+    }
     if (this.transportOpen) this.transport!.started?.();
     this.delivery.open(event('agent.ready', { session_id: this.session.id }));
     this.delivery.enter(CLIENT, event('system.user.joined', { session_id: this.session.id }));

@@ -24,6 +24,8 @@ export class UpgradeGate {
     private readonly options: ResolvedAppOptions,
     private readonly accepting: () => boolean,
     private readonly accept: (ws: WebSocket, auth: unknown) => void,
+    /** The Twilio stream's path and what takes its sockets (no Origin or `authenticate` check: Twilio cannot answer them). */
+    private readonly twilio?: { path: string; accept: (ws: WebSocket) => void },
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -40,6 +42,7 @@ export class UpgradeGate {
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', ignore); // a peer that resets mid-upgrade is not our error
     const pathname = pathOf(req);
+    if (this.twilio !== undefined && pathname === this.twilio.path) return this.twilioUpgrade(req, socket, head, this.twilio.accept);
     if (pathname !== this.options.path) return refuseUpgrade(socket, 404, 'Not Found');
     if (!this.accepting()) return refuseUpgrade(socket, 503, 'Service Unavailable');
     const origin = req.headers.origin;
@@ -74,6 +77,14 @@ export class UpgradeGate {
         socket.off('error', ignore); // the WebSocket listens for errors now
         this.accept(ws, auth);
       });
+    });
+  }
+
+  private twilioUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, accept: (ws: WebSocket) => void): void {
+    if (!this.accepting()) return refuseUpgrade(socket, 503, 'Service Unavailable');
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('error', ignore);
+      accept(ws);
     });
   }
 

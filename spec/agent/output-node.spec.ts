@@ -101,6 +101,22 @@ describe('OutputCrewNode: the turn', () => {
     ]);
   });
 
+  it('lets the client\'s assistant transcript replace a speak too, and an empty one remove the record', async () => {
+    const { remote, agent, client } = await setup();
+    agent.speak('Hello there. How can I help?');
+    client.send({ type: 'agent.transcript.update', role: 'assistant', content: 'Hello there.' });
+    await tick();
+    expect(agent.messages).toEqual([{ role: 'assistant', content: 'Hello there.' }]);
+    client.send({ type: 'system.llm.request' });
+    remote.pieces.next('a reply nobody heard');
+    remote.pieces.complete();
+    await client.next('agent.llm.response.end');
+    client.send({ type: 'agent.transcript.update', role: 'assistant', content: '' });
+    client.send({ type: 'agent.transcript.update', role: 'assistant', content: '' }); // a second empty one: nothing to record
+    await tick();
+    expect(agent.messages).toEqual([{ role: 'assistant', content: 'Hello there.' }]);
+  });
+
   it('replaces the conversation with a request\'s messages, keeping its system prompt first', async () => {
     const { remote, client } = await setup({ systemPrompt: 'Node prompt' });
     client.send({

@@ -53,6 +53,24 @@ describe('TextToSpeech', () => {
     expect((frames.at(-1)!.audio as Uint8Array).length).toBeLessThanOrEqual(640);
   });
 
+  it('tags frames with the speech they belong to, and a sentence\'s last frame with its text', async () => {
+    const { client, say } = await setup();
+    say('agent.llm.response.start', { request_id: 'r1' });
+    say('agent.llm.response.chunk', { text: 'Hello there, my good friend. How are you on this fine day?' });
+    say('agent.llm.response.end');
+    say('agent.speak', { text: 'And one more thing to say.' });
+    await waitFor(() => audioFrames(client).filter((e) => typeof e.text === 'string').length === 3, 'three sentences');
+    const frames = audioFrames(client);
+    const reply = frames.filter((e) => e.speech_id === 'r1');
+    const spoken = frames.filter((e) => e.speech_id !== 'r1');
+    expect(reply.length + spoken.length).toBe(frames.length);
+    expect(new Set(spoken.map((e) => e.speech_id)).size).toBe(1);
+    expect(typeof spoken[0].speech_id).toBe('string');
+    expect(reply.filter((e) => e.text !== undefined).map((e) => e.text)).toEqual(['Hello there, my good friend.', 'How are you on this fine day?']);
+    expect(spoken.at(-1)!.text).toBe('And one more thing to say.');
+    expect(spoken.slice(0, -1).every((e) => e.text === undefined)).toBe(true);
+  });
+
   it('uses the output rate system.init declares', async () => {
     const init = { type: 'system.init', version: 1, session_context: { initial_variables: {}, conversation_type: 'voice' }, audio: { output_sample_rate: 24000 } };
     const { engine, client, say } = await setup({ frameMs: 40 }, init);

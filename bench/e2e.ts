@@ -126,7 +126,7 @@ export interface E2eResult {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-function summarise(all: LevelResult[]): LevelSummary {
+export function summarise(all: LevelResult[]): LevelSummary {
   const quiet = all.filter((r) => (r.otherCores ?? 0) < NOISY_CORES);
   const runs = quiet.length > 0 ? quiet : all;
   const sent = sum(runs.map((r) => r.load.sent.audio + r.load.sent.json));
@@ -150,9 +150,10 @@ function summarise(all: LevelResult[]): LevelSummary {
 }
 
 const PATH = '/ws';
+const TWILIO_PATH = '/twilio';
 
 /** Frames per second each session sends, by mix. */
-const PER_SECOND: Record<Mix, number> = { mixed: 60, audio: 50, json: 50 };
+const PER_SECOND: Record<Mix, number> = { mixed: 60, audio: 50, json: 50, twilio: 50 };
 
 /** `serverExecArgv(kind)`: Node flags for each server (`--profile` passes `--cpu-prof`). */
 export async function runE2e(cfg: E2eConfig, log: (line: string) => void, serverExecArgv: (kind: Kind) => string[] = () => []): Promise<E2eResult> {
@@ -247,8 +248,9 @@ const SETTLE_MS = 20_000;
 
 const allBack = (r: LoadReport) => r.delivered.audio + r.delivered.json >= r.sent.audio + r.sent.json;
 
-async function runLevel(cfg: E2eConfig, sessions: number, mix: Mix, server: Child, load: Child, port: number): Promise<LevelResult> {
-  const connected = await load.call<ConnectReport>('connect', { port, path: PATH, count: sessions, rate: cfg.connectRate, maxInFlight: 100 });
+export async function runLevel(cfg: E2eConfig, sessions: number, mix: Mix, server: Child, load: Child, port: number): Promise<LevelResult> {
+  const twilio = mix === 'twilio';
+  const connected = await load.call<ConnectReport>('connect', { port, path: twilio ? TWILIO_PATH : PATH, twilio, count: sessions, rate: cfg.connectRate, maxInFlight: 100 });
   if (connected.failed > 0) throw new Error(`${connected.failed} of ${sessions} connections failed: ${connected.firstError}`);
   await load.call('startSending', { mix });
   await sleep(cfg.warmupMs - COLLECT_BEFORE_WINDOW_MS);

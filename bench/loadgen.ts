@@ -23,7 +23,12 @@ const MAX_BEHIND = 8; // slices (40 ms) the pacer catches up at most
 const READY_TIMEOUT_MS = 15_000;
 
 const conns: RawClient[] = [];
+/** Each Twilio connection's streamSid (the `start` it sent), for its media and mark echoes. */
+const streamSids = new Map<RawClient, string>();
+/** 20 ms of μ-law (160 bytes, a quiet tone's codes), base64: the same payload in every media message. */
+const MULAW_B64 = Buffer.from(Array.from({ length: 160 }, (_, i) => 0xf0 + (i % 8))).toString('base64');
 let errors = 0;
+let streams = 0;
 let unexpectedCloses = 0;
 
 const payload = Buffer.alloc(FRAME_BYTES);
@@ -55,6 +60,25 @@ const newWindow = (start: number): Window => ({
 });
 let win = newWindow(Infinity);
 
+/**
+ * A Twilio stream's message from the server: `media` counts as delivered while the window is
+ * open (its payload carries no stamp: no round trip); a `mark` is echoed at once, as Twilio
+ * does when playback reaches it (the load generator plays nothing).
+ */
+function onTwilioMessage(data: Buffer, client: RawClient): void {
+  const text = data.toString('latin1');
+  if (text.startsWith('{"event":"media"')) {
+    const now = performance.now();
+    if (now >= win.start && now < win.end) win.delivered.audio++;
+    return;
+  }
+  if (!text.startsWith('{"event":"mark"')) return;
+  const at = text.indexOf('"name":"');
+  if (at === -1) return;
+  const name = text.slice(at + 8, text.indexOf('"', at + 8));
+  client.sendText(`{"event":"mark","sequenceNumber":"0","streamSid":"${streamSids.get(client)}","mark":{"name":"${name}"}}`);
+}
+
 function onMessage(data: Buffer, isBinary: boolean): void {
   const now = performance.now();
   let sentAt: number;
@@ -79,8 +103,12 @@ function onMessage(data: Buffer, isBinary: boolean): void {
   }
 }
 
-/** Opens one connection; resolves with the ms until the server's first frame (agent.ready). */
-function openOne(port: number, path: string): Promise<number> {
+/**
+ * Opens one connection; resolves with the ms until the server's first frame (agent.ready),
+ * or, for a Twilio stream (which the server answers with nothing until there is audio), until
+ * it is open and has sent `connected` and `start`.
+ */
+function openOne(port: number, path: string, twilio: boolean): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     let ready = false;
@@ -91,6 +119,7 @@ function openOne(port: number, path: string): Promise<number> {
       reject(new Error(`no first frame within ${READY_TIMEOUT_MS} ms`));
     }, READY_TIMEOUT_MS);
     const onFrame = (data: Buffer, isBinary: boolean, client: RawClient) => {
+      if (twilio) return onTwilioMessage(data, client);
       if (!ready) {
         ready = true;
         clearTimeout(guard);
@@ -101,6 +130,19 @@ function openOne(port: number, path: string): Promise<number> {
     };
     RawClient.open(port, path, onFrame).then((c) => {
       opened = c;
+      if (twilio) {
+        const sid = `MZ${(++streams).toString(16).padStart(32, '0')}`;
+        streamSids.set(c, sid);
+        c.sendText('{"event":"connected","protocol":"Call","version":"1.0.0"}');
+        c.sendText(
+          `{"event":"start","sequenceNumber":"1","start":{"accountSid":"AC${'0'.repeat(32)}","streamSid":"${sid}","callSid":"CA${sid.slice(2)}",` +
+            `"tracks":["inbound"],"customParameters":{},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"streamSid":"${sid}"}`,
+        );
+        ready = true;
+        clearTimeout(guard);
+        conns.push(c);
+        resolve(performance.now() - t0);
+      }
       c.socket.on('error', () => (ready ? errors++ : undefined));
       c.socket.on('close', () => {
         if (ready) unexpectedCloses++;
@@ -113,6 +155,8 @@ function openOne(port: number, path: string): Promise<number> {
 export interface ConnectArgs {
   port: number;
   path: string;
+  /** Speak Twilio Media Streams (to the app's `/twilio`) instead of the Atoms protocol. */
+  twilio?: boolean;
   count: number;
   /** New connections per second at most. */
   rate: number;
@@ -139,7 +183,7 @@ async function connect(args: ConnectArgs) {
         }
         launched++;
         inFlight++;
-        openOne(args.port, args.path)
+        openOne(args.port, args.path, args.twilio === true)
           .then(
             (ms) => latency.record(Math.max(1, Math.round(ms * 1000))),
             (err: Error) => {
@@ -166,6 +210,14 @@ function sendSlice(slice: number, period: number): void {
     if (!client.open) continue;
     const now = performance.now();
     const inWindow = now >= win.start && now < win.end;
+    if (mix === 'twilio') {
+      const n = period + 2; // connected and start were 0 and 1
+      client.sendText(
+        `{"event":"media","sequenceNumber":"${n}","media":{"track":"inbound","chunk":"${period + 1}","timestamp":"${period * 20}","payload":"${MULAW_B64}"},"streamSid":"${streamSids.get(client)}"}`,
+      );
+      if (inWindow) win.sent.audio++;
+      continue;
+    }
     if (mix !== 'json') {
       const frame = Buffer.allocUnsafe(template.length); // fresh: the socket may still hold the previous one
       template.copy(frame);
@@ -181,8 +233,11 @@ function sendSlice(slice: number, period: number): void {
   }
 }
 
-/** What each connection sends: audio every 20 ms and JSON every 100 ms, audio only, or JSON every 20 ms only. */
-export type Mix = 'mixed' | 'audio' | 'json';
+/**
+ * What each connection sends: audio every 20 ms and JSON every 100 ms, audio only, JSON every
+ * 20 ms only, or (a Twilio stream) one `media` message of 20 ms of μ-law every 20 ms.
+ */
+export type Mix = 'mixed' | 'audio' | 'json' | 'twilio';
 let mix: Mix = 'mixed';
 let pacer: { timer: NodeJS.Timeout | undefined; startAt: number; done: number; skipped: number } | undefined;
 
@@ -237,6 +292,7 @@ serve({
     unexpectedCloses,
   }),
   closeAll: () => {
+    streamSids.clear();
     for (const client of conns.splice(0)) {
       client.socket.removeAllListeners('close'); // an expected close
       client.close();

@@ -6,10 +6,11 @@ import type { ClientFramesArgs, ClientFramesResult, StartCostResult, ThroughputA
 import { canPin, Child, LOAD_CPU, SERVER_CPU } from './ipc';
 import { MemoryResult, runMemory } from './memory';
 import { runProfiles } from './profile';
+import { runTwilio, TwilioConfig, TwilioResult } from './twilio';
 import { costRow, fmt, formatTable, machine, rateRow, Row } from './report';
 
 /*
- * `npm run bench [-- --quick] [--only=inprocess|e2e|json|memory] [--repeats=N]`:
+ * `npm run bench [-- --quick] [--only=inprocess|e2e|json|twilio|memory] [--repeats=N]`:
  * every suite (or one), each measured side by side with its limit in this one
  * run; prints the table and writes bench/results.json. `--repeats=N` sets the
  * runs per server and level of the end-to-end suites. `--profile` instead records CPU profiles
@@ -22,6 +23,8 @@ interface Config {
   e2e: E2eConfig;
   /** The JSON rows: JSON only, 5 pass-through nodes and a `'*'` hook (an end-to-end suite of its own). */
   json: E2eConfig;
+  /** The phone rows: Twilio Media Streams calls against the Atoms audio path, one echo server. */
+  twilio: TwilioConfig;
   memoryLevels: number[];
 }
 
@@ -29,6 +32,7 @@ const FULL: Config = {
   inprocess: { events: 1_000_000, rounds: 7, builds: 2000 },
   e2e: { levels: [100, 500, 1000], audioOnlyLevels: [1000], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, acceptCount: 2000, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
   json: { levels: [], audioOnlyLevels: [], jsonOnlyLevels: [200, 1000], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, acceptCount: 0, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
+  twilio: { callLevels: [200], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
   memoryLevels: [1000, 5000],
 };
 
@@ -36,6 +40,7 @@ const QUICK: Config = {
   inprocess: { events: 200_000, rounds: 5, builds: 500 },
   e2e: { levels: [100, 1000], audioOnlyLevels: [1000], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, acceptCount: 500, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
   json: { levels: [], audioOnlyLevels: [], jsonOnlyLevels: [200, 1000], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, acceptCount: 0, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
+  twilio: { callLevels: [200], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
   memoryLevels: [1000],
 };
 
@@ -45,7 +50,7 @@ const QUICK: Config = {
  * the machine's noise: the limit itself swings 6–67 ms): the audio-only level at
  * `p99AtSessions`, and the JSON-only levels.
  */
-const TARGETS = { inprocessRatio: 1.5, cpuPerFrameRatio: 1.3, p99Ratio: 1.5, p99AtSessions: 1000, memoryRatio: 2, jsonCpuRatio: 1.2, jsonP99Ratio: 1.5 };
+const TARGETS = { inprocessRatio: 1.5, cpuPerFrameRatio: 1.3, p99Ratio: 1.5, p99AtSessions: 1000, memoryRatio: 2, jsonCpuRatio: 1.2, jsonP99Ratio: 1.5, twilioCpuRatio: 1.3 };
 
 const log = (line: string) => console.log(line);
 
@@ -77,7 +82,7 @@ async function inprocessSuite(cfg: Config['inprocess']) {
 
 type Inprocess = Awaited<ReturnType<typeof inprocessSuite>>;
 
-function rows(inproc?: Inprocess, e2e?: E2eResult, json?: E2eResult, memory?: MemoryResult): Row[] {
+function rows(inproc?: Inprocess, e2e?: E2eResult, json?: E2eResult, memory?: MemoryResult, twilio?: TwilioResult): Row[] {
   const out: Row[] = [];
   for (const r of inproc?.throughput ?? []) {
     const name = r.hooks === 0 ? `graph ${r.topology === 'chain' ? '5-node chain' : 'diamond + join'}` : `hooks: ${r.hooks} onEvent (chain)`;
@@ -99,6 +104,12 @@ function rows(inproc?: Inprocess, e2e?: E2eResult, json?: E2eResult, memory?: Me
     if (isJson) out.push(countRow(`${n}: messages received / sent`, x, b));
     else out.push(rateRow(`${n}: delivered / sent`, '', x.deliveredRatio, b.deliveredRatio, 'bare ws'));
     out.push(rateRow(`${n}: load achieved / asked`, '', x.achieved, b.achieved, 'bare ws'));
+  }
+  for (const { atoms: a, twilio: t } of twilio?.levels ?? []) {
+    const n = `phone ${t.sessions} Twilio calls (echo)`;
+    out.push(costRow(`${n}: server CPU per audio message`, 'µs', t.cpuUsPerFrame, a.cpuUsPerFrame, 'Atoms binary audio', TARGETS.twilioCpuRatio));
+    out.push(rateRow(`${n}: audio back / sent`, '', t.deliveredRatio, a.deliveredRatio, 'Atoms binary audio'));
+    out.push(rateRow(`${n}: load achieved / asked`, '', t.achieved, a.achieved, 'Atoms binary audio'));
   }
   for (const level of memory?.levels ?? []) {
     const { rxcrew: x, bare: b } = level;
@@ -129,12 +140,12 @@ async function main(): Promise<void> {
   const cfg = mode === 'quick' ? QUICK : FULL;
   // --repeats=N: runs per server and level in the end-to-end suites (more runs, steadier ratios)
   const repeats = Number(args.find((a) => a.startsWith('--repeats='))?.slice('--repeats='.length) ?? NaN);
-  if (Number.isInteger(repeats) && repeats > 0) cfg.e2e.repeats = cfg.json.repeats = repeats;
+  if (Number.isInteger(repeats) && repeats > 0) cfg.e2e.repeats = cfg.json.repeats = cfg.twilio.repeats = repeats;
   const m = machine();
   const began = Date.now();
   log(`rxcrew bench (${mode}) — ${m.cpu}, ${m.cores} cores, Node ${m.node}, commit ${m.commit}`);
   log(canPin() ? `servers and in-process runs pinned to core ${SERVER_CPU}, the load generator to core ${LOAD_CPU}` : 'processes not pinned to cores');
-  // --only=inprocess|e2e|json|memory runs one suite (for iterating on one number)
+  // --only=inprocess|e2e|json|twilio|memory runs one suite (for iterating on one number)
   const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   const wanted = (suite: string) => only === undefined || only === suite;
   const loadAtStart = loadavg()[0]; // recorded only: right after `npm run build` it is never low
@@ -149,8 +160,9 @@ async function main(): Promise<void> {
   });
   const e2e = await suite('e2e', 'end to end over WebSocket (loopback):', () => runE2e(cfg.e2e, log));
   const json = await suite('json', "end to end, JSON only (5 pass-through nodes and a '*' hook, echoed):", () => runE2e(cfg.json, log));
+  const twilio = await suite('twilio', 'phone calls (Twilio Media Streams) against the Atoms audio path, echo graph:', () => runTwilio(cfg.twilio, log));
   const memory = await suite('memory', 'memory per idle session:', () => runMemory(cfg.memoryLevels, log));
-  const table = rows(inproc, e2e, json, memory);
+  const table = rows(inproc, e2e, json, memory, twilio);
   log(`\n${formatTable(table)}\n`);
   const failed = table.filter((r) => r.pass === false).length;
   log(`${table.filter((r) => r.pass !== undefined).length - failed} targets pass, ${failed} fail; ${Math.round((Date.now() - began) / 1000)} s`);
@@ -160,7 +172,7 @@ async function main(): Promise<void> {
     log(`warning: the machine was busy elsewhere with up to ${Math.max(...others).toFixed(2)} cores during an end-to-end window; rerun on a quiet machine`);
   }
   const file = join(__dirname, '..', 'results.json');
-  writeFileSync(file, `${JSON.stringify({ mode, only, pinned: canPin(), loadAverageAtStart: loadAtStart, machine: m, config: cfg, targets: TARGETS, rows: table, raw: { inprocess: inproc, e2e, json, memory } }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ mode, only, pinned: canPin(), loadAverageAtStart: loadAtStart, machine: m, config: cfg, targets: TARGETS, rows: table, raw: { inprocess: inproc, e2e, json, twilio, memory } }, null, 2)}\n`);
   log(`raw numbers: ${file}`);
 }
 

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setImmediate as tick } from 'node:timers/promises';
 import { writeHeapSnapshot } from 'node:v8';
-import { map, tap } from 'rxjs';
+import { filter, map, tap } from 'rxjs';
 import { WebSocketServer } from 'ws';
-import { CrewApp, CrewLogger, CrewSession, node } from 'rxcrew';
+import { CrewApp, CrewLogger, CrewSession, event, node } from 'rxcrew';
 import type * as DemoSetup from '../dist/demos/sales-agent/setup';
 import { serve } from './ipc';
 
@@ -18,6 +18,9 @@ import { serve } from './ipc';
  * - rxcrew demo: a CrewApp with the sales-agent demo's setup;
  * - rxcrew json5: a CrewApp whose graph is 5 pass-through nodes in a chain
  *   (`node('n1', map((e) => e))` → … → n5) and one `'*'` hook, the JSON rows' server;
+ * - rxcrew echo: a CrewApp with `twilio: true` whose one node answers each
+ *   `user.audio` with the same audio as `agent.audio` (the phone rows' server;
+ *   Atoms clients on /ws, Twilio streams on /twilio);
  * - bare: a `ws` WebSocketServer echoing each message with the same frame kind
  *   (and sending one ready frame on connect, as rxcrew sends agent.ready);
  *   with BENCH_BARE_PARSE=1 it parses and re-serialises each text message
@@ -25,7 +28,7 @@ import { serve } from './ipc';
  */
 
 export type ServerKind = 'rxcrew' | 'bare';
-export type ServerGraph = 'pass' | 'demo' | 'json5';
+export type ServerGraph = 'pass' | 'demo' | 'json5' | 'echo';
 
 export interface ServerReport {
   wallMs: number;
@@ -77,13 +80,30 @@ async function listen(): Promise<{ port: number; sessions: () => number }> {
       ? (require(join(__dirname, '../../dist/demos/sales-agent/setup.js')) as typeof DemoSetup).createSetup({ log: () => undefined, initTimeout: 0 })
       : graph === 'json5'
         ? chainOfFive
-        : (session: CrewSession) => void session.addNode(node('pass', tap(() => void frames++)));
-  const app = new CrewApp({ setup, host: '127.0.0.1', port: 0, logger });
+        : graph === 'echo'
+          ? echoAudio
+          : (session: CrewSession) => void session.addNode(node('pass', tap(() => void frames++)));
+  const app = new CrewApp({ setup, host: '127.0.0.1', port: 0, logger, twilio: graph === 'echo' });
   const { port } = await app.listen();
   return { port, sessions: () => app.sessions.size };
 }
 
 /** Five pass-through nodes in a chain and one `'*'` hook (it counts the client's frames: each event reaches it once). */
+/** One node that answers each `user.audio` with the same audio as `agent.audio` (the phone rows' server). */
+function echoAudio(session: CrewSession): void {
+  session.addNode(
+    node('echo', (input$) =>
+      input$.pipe(
+        filter((e) => e.type === 'user.audio'),
+        map((e) => {
+          frames++;
+          return event('agent.audio', { audio: e.audio as Buffer, sample_rate: session.audioFormat.outputSampleRate });
+        }),
+      ),
+    ),
+  );
+}
+
 function chainOfFive(session: CrewSession): void {
   const nodes = ['n1', 'n2', 'n3', 'n4', 'n5'].map((name) => node(name, map((e) => e)));
   for (const n of nodes) session.addNode(n);

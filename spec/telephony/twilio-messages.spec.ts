@@ -6,6 +6,7 @@ import {
   parseTwilioOutbound,
   twilioClearFrame,
   twilioMarkFrame,
+  TwilioInboundSchema,
   twilioMediaFrame,
 } from '../../lib/telephony/twilio-messages';
 
@@ -250,5 +251,33 @@ describe('frames to Twilio', () => {
     expect(parseTwilioOutbound('{"event":"media","streamSid":"MZ1","media":{}}')).toMatchObject({ ok: false, reason: 'invalid', error: expect.stringMatching(/media\.payload/) });
     expect(parseTwilioOutbound('{"event":"stop"}')).toMatchObject({ ok: false, reason: 'unknown-event', error: 'unknown to-Twilio event "stop"' });
     expect(parseTwilioOutbound('{"event":"clear"}')).toMatchObject({ ok: false, reason: 'invalid', error: expect.stringMatching(/streamSid/) });
+  });
+});
+
+describe('parseTwilioMessage: the hand-checked media and mark path', () => {
+  const media = { track: 'inbound', chunk: '2', timestamp: '40', payload: 'f39/fw==' };
+  const cases: Array<[string, unknown]> = [
+    ['a media message as Twilio sends it', { event: 'media', sequenceNumber: '3', media, streamSid: 'MZ1' }],
+    ['media with only its payload', { event: 'media', media: { payload: '' } }],
+    ['a numeric sequenceNumber', { event: 'media', sequenceNumber: 7, media }],
+    ['unknown fields (dropped)', { event: 'media', extra: 1, media: { ...media, extra: true } }],
+    ['a mark echo', { event: 'mark', sequenceNumber: '4', streamSid: 'MZ1', mark: { name: '12', extra: 1 } }],
+    ['payload not base64', { event: 'media', media: { payload: 'no spaces!' } }],
+    ['payload a number', { event: 'media', media: { payload: 5 } }],
+    ['no media', { event: 'media' }],
+    ['media an array', { event: 'media', media: [] }],
+    ['track a number', { event: 'media', media: { ...media, track: 1 } }],
+    ['streamSid a number', { event: 'media', streamSid: 1, media }],
+    ['sequenceNumber an object', { event: 'mark', sequenceNumber: {}, mark: { name: 'a' } }],
+    ['mark without a name', { event: 'mark', mark: {} }],
+    ['mark name a number', { event: 'mark', mark: { name: 1 } }],
+  ];
+
+  it.each(cases)('agrees with the schema: %s', (_what, value) => {
+    const expected = TwilioInboundSchema.safeParse(value);
+    const parsed = parseTwilioMessage(JSON.stringify(value));
+    expect(parsed.ok).toBe(expected.success);
+    if (parsed.ok && expected.success) expect(parsed.message).toStrictEqual(expected.data);
+    if (!parsed.ok) expect(parsed.reason).toBe('invalid');
   });
 });

@@ -11,7 +11,7 @@ import { Inbox } from '../../lib/testing/inbox';
 import { type TwilioInbound, parseTwilioMessage, twilioClearFrame, twilioMarkFrame, twilioMediaFrame } from '../../lib/telephony/twilio-messages';
 import { pcm16MonoOfWav } from '../../lib/tts/wav';
 import { within } from '../integration/helpers';
-import { Capture, closedPort } from './helpers';
+import { Capture, closedPort, runTs } from './helpers';
 
 /*
  * `rxcrew call --twilio` run in process (main()) against a fake Twilio-side
@@ -206,5 +206,18 @@ describe('rxcrew call --twilio', () => {
     const run = rxcrew('call', '--twilio', 'http://x.test/twilio');
     expect(await run.exit()).toBe(2);
     expect(run.stderr.text).toMatch(/^rxcrew: --twilio needs a ws:\/\/ or wss:\/\/ URL .*\n\nUsage: rxcrew call --twilio URL/);
+  });
+
+  it('runs as the real command: SIGINT hangs up with stop, exit 0', async () => {
+    const run = runTs(join('bin', 'rxcrew.ts'), ['call', '--twilio', side.url, '--param', 'to=+15550000000'], { guardMs: 20_000 });
+    const start = await side.next('start');
+    expect(start.start.customParameters).toEqual({ to: '+15550000000' });
+    await run.printed(`stream started: streamSid ${start.start.streamSid}`);
+    run.child.kill('SIGINT');
+    await side.next('stop');
+    const { code, stdout, stderr } = await run.exited;
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^stream started: .*\nhanging up \(Ctrl-C\)\nclosed: 1000 stop \(0 marks echoed, 0 clears\)\n$/);
   });
 });

@@ -5,6 +5,7 @@
  * relative path (not 'rxcrew') so that it also runs from source under ts-node.
  *
  *   rxcrew chat [--script FILE] [--name NAME] [--var KEY=VALUE]... [URL]
+ *   rxcrew call --twilio URL [--wav FILE] [--dtmf DIGITS] [--param KEY=VALUE]... [--out FILE]
  *   rxcrew --help
  *
  * Exit codes: 0 done, 1 connection or server problem, 2 usage error.

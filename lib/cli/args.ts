@@ -10,13 +10,43 @@ export const USAGE = `Usage: rxcrew <command> [options]
 
 Commands:
   chat [URL]        talk to an rxcrew (or Atoms-compatible) agent in the terminal
+  call --twilio URL play a phone caller on a Twilio Media Streams WebSocket
   help [command]    show help for a command
 
 Options:
   -h, --help        show this help
   -v, --version     print the version
 
-Run "rxcrew chat --help" for the chat options.
+Run "rxcrew chat --help" or "rxcrew call --help" for a command's options.
+`;
+
+export const CALL_USAGE = `Usage: rxcrew call --twilio URL [options]
+
+Plays a phone caller as Twilio does: connects to URL (ws:// or wss://, e.g.
+ws://localhost:8080/twilio), sends connected and start, speaks --wav FILE as
+20 ms μ-law media at real time, echoes each mark when its audio has played,
+and prints what happens, one line each.
+
+Options:
+  --twilio URL          the server's Twilio Media Streams WebSocket (required)
+  --wav FILE            a 16-bit PCM mono WAV (any rate) the caller speaks once
+                        the stream has started; without it the caller sends no audio
+  --delay SECONDS       silence sent before the WAV, e.g. to let a greeting play (0)
+  --dtmf DIGITS         keys pressed after the audio (0-9, *, #)
+  --param KEY=VALUE     one of start.customParameters (repeatable)
+  --out FILE            write what the caller heard as a 16-bit 8 kHz mono WAV
+  --quiet SECONDS       once the caller is done, hang up after the agent has been
+                        quiet this long: nothing playing, nothing arriving (3)
+  --hangup-after SECONDS  hang up this long after the stream started, whatever
+                        is happening (300)
+  -h, --help            show this help
+
+The call ends when the server closes the stream, on Ctrl-C (the caller hangs
+up: stop, then close 1000), after the quiet period, or at --hangup-after.
+
+Exit codes: 0 done (we hung up, or the server closed with 1000), 1 connection
+or server problem (cannot connect, any other close code), 2 usage error
+(bad command line, unreadable or invalid WAV, --out not writable).
 `;
 
 export const CHAT_USAGE = `Usage: rxcrew chat [options] [URL]
@@ -57,7 +87,30 @@ export interface ChatArgs {
   initialVariables: Record<string, string>;
 }
 
-export type Command = { kind: 'help'; text: string } | { kind: 'version' } | { kind: 'chat'; args: ChatArgs };
+/** What `rxcrew call` was asked to do. */
+export interface CallArgs {
+  /** `--twilio URL`: a ws:// or wss:// URL. */
+  twilio: string;
+  /** `--wav FILE`: the caller's speech (read and checked by `main`). */
+  wav?: string;
+  /** `--delay`: seconds of silence before the WAV. */
+  delay: number;
+  /** `--dtmf`: keys pressed after the audio. */
+  dtmf: string;
+  customParameters: Record<string, string>;
+  /** `--out FILE`: where to write what the caller heard. */
+  out?: string;
+  /** `--quiet`: seconds of agent silence, once the caller is done, before hanging up. */
+  quiet: number;
+  /** `--hangup-after`: seconds after the stream started at which the caller hangs up regardless. */
+  hangupAfter: number;
+}
+
+export type Command =
+  | { kind: 'help'; text: string }
+  | { kind: 'version' }
+  | { kind: 'chat'; args: ChatArgs }
+  | { kind: 'call'; args: CallArgs };
 
 /** Parses `argv` (without `node` and the script path). Throws `UsageError`. */
 export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Command {
@@ -68,9 +121,11 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
   if (first === 'help') {
     if (rest.length === 0) return { kind: 'help', text: USAGE };
     if (rest.length === 1 && rest[0] === 'chat') return { kind: 'help', text: CHAT_USAGE };
+    if (rest.length === 1 && rest[0] === 'call') return { kind: 'help', text: CALL_USAGE };
     throw new UsageError(`no help for ${rest.join(' ')}`);
   }
   if (first === 'chat') return parseChat(rest, env);
+  if (first === 'call') return parseCall(rest);
   if (first.startsWith('-')) throw new UsageError(`unknown option ${first}`);
   throw new UsageError(`unknown command ${first}`);
 }
@@ -144,4 +199,75 @@ function checkUrl(raw: string): string {
     throw new UsageError(`URL must start with ws:// or wss://, got "${raw}"`, CHAT_USAGE);
   }
   return raw;
+}
+
+const CALL_FLAGS = new Set(['--twilio', '--wav', '--delay', '--dtmf', '--param', '--out', '--quiet', '--hangup-after']);
+
+function parseCall(argv: readonly string[]): Command {
+  const fail = (message: string): never => {
+    throw new UsageError(message, CALL_USAGE);
+  };
+  const args: CallArgs = { twilio: '', delay: 0, dtmf: '', customParameters: {}, quiet: 3, hangupAfter: 300 };
+  let twilio: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '-h' || arg === '--help') return { kind: 'help', text: CALL_USAGE };
+    if (!arg.startsWith('--') || arg === '--') fail(`unexpected argument "${arg}" (the URL goes after --twilio)`);
+    const eq = arg.indexOf('=');
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    if (!CALL_FLAGS.has(flag)) fail(`unknown option ${flag}`);
+    let value: string;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else {
+      if (i + 1 >= argv.length) fail(`${flag} needs a value`);
+      value = argv[++i];
+    }
+    const seconds = (min: 'zero' | 'positive'): number => {
+      const n = value.trim() === '' ? NaN : Number(value);
+      if (!Number.isFinite(n) || n < 0 || (min === 'positive' && n === 0)) {
+        fail(`${flag} needs a ${min === 'zero' ? 'number of seconds ≥ 0' : 'number of seconds > 0'}, got "${value}"`);
+      }
+      return n;
+    };
+    switch (flag) {
+      case '--twilio':
+        if (twilio !== undefined) fail(`--twilio given twice (${twilio}, ${value})`);
+        twilio = value;
+        break;
+      case '--wav':
+      case '--out':
+        if (value === '') fail(`${flag} needs a file name`);
+        args[flag === '--wav' ? 'wav' : 'out'] = value;
+        break;
+      case '--dtmf':
+        if (!/^[0-9*#]+$/.test(value)) fail(`--dtmf takes the keys 0-9, * and #, got "${value}"`);
+        args.dtmf += value;
+        break;
+      case '--param': {
+        const at = value.indexOf('=');
+        if (at <= 0) fail(`--param needs KEY=VALUE, got "${value}"`);
+        args.customParameters[value.slice(0, at)] = value.slice(at + 1);
+        break;
+      }
+      case '--delay':
+        args.delay = seconds('zero');
+        break;
+      case '--quiet':
+        args.quiet = seconds('zero');
+        break;
+      default:
+        args.hangupAfter = seconds('positive');
+    }
+  }
+  if (twilio === undefined) fail('call needs --twilio URL (e.g. ws://localhost:8080/twilio)');
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(twilio!);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed?.protocol !== 'ws:' && parsed?.protocol !== 'wss:') {
+    fail(`--twilio needs a ws:// or wss:// URL (e.g. ws://localhost:8080/twilio), got "${twilio}"`);
+  }
+  return { kind: 'call', args: { ...args, twilio: twilio! } };
 }

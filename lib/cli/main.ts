@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ChatArgs, parseArgs, UsageError } from './args';
+import { pcm16MonoOfWav } from '../tts/wav';
+import { CallArgs, ChatArgs, parseArgs, UsageError } from './args';
+import { call, pcm16Wav } from './call';
 import { chat, ExitCodes } from './chat';
 
 /*
@@ -38,6 +40,64 @@ export async function main(argv: readonly string[], proc: CliProcess): Promise<n
       return ExitCodes.OK;
     case 'chat':
       return runChat(command.args, proc);
+    case 'call':
+      return runCall(command.args, proc);
+  }
+}
+
+async function runCall(args: CallArgs, proc: CliProcess): Promise<number> {
+  // the files are the user's mistakes, not the server's: checked before connecting
+  let wav: Buffer | undefined;
+  if (args.wav !== undefined) {
+    try {
+      wav = readFileSync(args.wav);
+    } catch (err) {
+      proc.stderr.write(`rxcrew: cannot read ${args.wav}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      return ExitCodes.USAGE;
+    }
+    let problem: string | undefined;
+    try {
+      if (pcm16MonoOfWav(wav).pcm.length < 2) problem = 'it holds no audio';
+    } catch (err) {
+      problem = (err as Error).message.replace(/^parseWav: /, '');
+    }
+    if (problem !== undefined) {
+      proc.stderr.write(`rxcrew: ${args.wav} is not a WAV the caller can speak: ${problem}\n`);
+      return ExitCodes.USAGE;
+    }
+  }
+  let out: number | undefined;
+  if (args.out !== undefined) {
+    try {
+      out = openSync(args.out, 'w');
+    } catch (err) {
+      proc.stderr.write(`rxcrew: cannot write ${args.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      return ExitCodes.USAGE;
+    }
+  }
+  const session = call({
+    url: args.twilio,
+    customParameters: args.customParameters,
+    wav,
+    wavName: args.wav === undefined ? undefined : basename(args.wav),
+    delay: args.delay,
+    dtmf: args.dtmf,
+    quiet: args.quiet,
+    hangupAfter: args.hangupAfter,
+    output: proc.stdout,
+    errors: proc.stderr,
+  });
+  const removeHandler = proc.onInterrupt(() => session.hangUp());
+  try {
+    const { code, heard } = await session.done;
+    if (out !== undefined) {
+      writeSync(out, pcm16Wav(heard, 8000));
+      proc.stdout.write(`wrote ${args.out}: ${(heard.length / 16_000).toFixed(2)} s heard\n`);
+    }
+    return code;
+  } finally {
+    if (out !== undefined) closeSync(out);
+    removeHandler();
   }
 }
 

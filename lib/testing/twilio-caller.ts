@@ -22,6 +22,8 @@ export interface TwilioCallerOptions {
   headers?: Record<string, string>;
   /** How long `next()` waits before it rejects (ms). Default 2000. */
   timeout?: number;
+  /** Aborting it drops the socket (`terminate()`): `connect()` rejects if it has not opened yet. */
+  signal?: AbortSignal;
 }
 
 /** What the server sent, as the caller received it (`at`: `performance.now()` ms). */
@@ -110,6 +112,8 @@ export class TwilioCaller {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { headers: options.headers });
       const caller = new TwilioCaller(ws, options);
+      if (options.signal?.aborted) caller.terminate();
+      options.signal?.addEventListener('abort', () => caller.terminate(), { once: true });
       ws.once('error', reject);
       ws.once('open', () => {
         ws.off('error', reject);
@@ -189,6 +193,12 @@ export class TwilioCaller {
   close(code = 1000, reason = ''): void {
     this.cancelled++;
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
+  }
+
+  /** Drops the socket at once, without `stop` or a close handshake (`closed` resolves with 1006). */
+  terminate(): void {
+    this.cancelled++;
+    this.ws.terminate();
   }
 
   /** Sends a frame as it is (text, or a Buffer as binary): for malformed input. */

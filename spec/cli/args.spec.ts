@@ -1,4 +1,4 @@
-import { CHAT_USAGE, DEFAULT_URL, parseArgs, USAGE, UsageError } from '../../lib/cli/args';
+import { CALL_USAGE, CHAT_USAGE, DEFAULT_URL, parseArgs, USAGE, UsageError } from '../../lib/cli/args';
 
 /** The UsageError `fn` throws (fails the test if it throws nothing or something else). */
 function usageError(fn: () => unknown): UsageError {
@@ -75,5 +75,61 @@ describe('parseArgs', () => {
     const err = usageError(() => parseArgs(argv));
     expect(err.message).toBe(message);
     expect(err.usage).toBe(usage);
+  });
+
+  describe('call', () => {
+    it('parses --twilio with the defaults', () => {
+      expect(parseArgs(['call', '--twilio', 'ws://127.0.0.1:8080/twilio'])).toEqual({
+        kind: 'call',
+        args: { twilio: 'ws://127.0.0.1:8080/twilio', delay: 0, dtmf: '', customParameters: {}, quiet: 3, hangupAfter: 300 },
+      });
+    });
+
+    it('reads every option, in both spellings, --param and --dtmf repeated', () => {
+      const argv = ['call', '--twilio=wss://x.test/twilio', '--wav', 'hi.wav', '--delay=1.5', '--dtmf', '12', '--dtmf=#'];
+      argv.push('--param', 'from=+1555', '--param=note=a=b', '--out', 'heard.wav', '--quiet', '0', '--hangup-after=60');
+      expect(parseArgs(argv)).toEqual({
+        kind: 'call',
+        args: {
+          twilio: 'wss://x.test/twilio',
+          wav: 'hi.wav',
+          delay: 1.5,
+          dtmf: '12#',
+          customParameters: { from: '+1555', note: 'a=b' },
+          out: 'heard.wav',
+          quiet: 0,
+          hangupAfter: 60,
+        },
+      });
+    });
+
+    it('answers help call and call --help', () => {
+      expect(parseArgs(['help', 'call'])).toEqual({ kind: 'help', text: CALL_USAGE });
+      expect(parseArgs(['call', '--help'])).toEqual({ kind: 'help', text: CALL_USAGE });
+      expect(parseArgs(['call', '--twilio', 'nonsense', '-h'])).toEqual({ kind: 'help', text: CALL_USAGE });
+      expect(USAGE).toContain('call --twilio URL');
+    });
+
+    it.each([
+      [['call'], 'call needs --twilio URL (e.g. ws://localhost:8080/twilio)'],
+      [['call', '--wav', 'a.wav'], 'call needs --twilio URL (e.g. ws://localhost:8080/twilio)'],
+      [['call', '--twilio'], '--twilio needs a value'],
+      [['call', '--twilio', 'http://x.test/twilio'], '--twilio needs a ws:// or wss:// URL (e.g. ws://localhost:8080/twilio), got "http://x.test/twilio"'],
+      [['call', '--twilio', 'not a url'], '--twilio needs a ws:// or wss:// URL (e.g. ws://localhost:8080/twilio), got "not a url"'],
+      [['call', '--twilio', 'ws://a.test', '--twilio', 'ws://b.test'], '--twilio given twice (ws://a.test, ws://b.test)'],
+      [['call', 'ws://a.test/twilio'], 'unexpected argument "ws://a.test/twilio" (the URL goes after --twilio)'],
+      [['call', '--twilio', 'ws://a.test', '--bogus'], 'unknown option --bogus'],
+      [['call', '--twilio', 'ws://a.test', '--wav='], '--wav needs a file name'],
+      [['call', '--twilio', 'ws://a.test', '--out', ''], '--out needs a file name'],
+      [['call', '--twilio', 'ws://a.test', '--dtmf', '12a'], '--dtmf takes the keys 0-9, * and #, got "12a"'],
+      [['call', '--twilio', 'ws://a.test', '--param', 'from'], '--param needs KEY=VALUE, got "from"'],
+      [['call', '--twilio', 'ws://a.test', '--quiet', '-1'], '--quiet needs a number of seconds ≥ 0, got "-1"'],
+      [['call', '--twilio', 'ws://a.test', '--delay', 'soon'], '--delay needs a number of seconds ≥ 0, got "soon"'],
+      [['call', '--twilio', 'ws://a.test', '--hangup-after', '0'], '--hangup-after needs a number of seconds > 0, got "0"'],
+    ])('refuses %j: %s', (argv, message) => {
+      const err = usageError(() => parseArgs(argv));
+      expect(err.message).toBe(message);
+      expect(err.usage).toBe(CALL_USAGE);
+    });
   });
 });

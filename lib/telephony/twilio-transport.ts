@@ -20,6 +20,14 @@ export interface TwilioTransportOptions {
   logger: CrewLogger;
 }
 
+/**
+ * After `agent.end_call` the stream closes once the audio sent has played and
+ * no audio has arrived for this long (ms): the goodbye an agent speaks before
+ * it ends the call is still being synthesized when `agent.end_call` (which
+ * passes `TextToSpeech` at once) reaches the transport.
+ */
+export const END_CALL_GRACE_MS = 500;
+
 /** One chunk sent and not yet confirmed played (its mark not echoed). */
 interface Unconfirmed {
   mark: string;
@@ -50,6 +58,9 @@ export class TwilioTransport implements CrewTransport {
   /** The sentences of the speech playing now that the marks confirm. */
   private heard: { id: unknown; texts: string[] } | undefined;
   private ending: NodeJS.Timeout | undefined;
+  /** While ending: when audio last arrived (or `agent.end_call` did), and the timer that checks again. */
+  private lastAudioAt = 0;
+  private grace: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly playback: PlaybackState;
   /** Audio frames refused (another sample rate than 8 kHz). */
@@ -78,6 +89,7 @@ export class TwilioTransport implements CrewTransport {
         return;
       }
       this.queue.push(e);
+      if (this.ending !== undefined) this.lastAudioAt = this.playback.now();
       if (this.timer === undefined) this.pump();
     } else if (e.type === 'agent.end_call') {
       this.endCall();
@@ -112,7 +124,7 @@ export class TwilioTransport implements CrewTransport {
       if (this.heard?.id !== frame.speech_id) this.heard = { id: frame.speech_id, texts: [] };
       this.heard.texts.push(frame.text);
     }
-    if (this.ending !== undefined && this.pendingChunks === 0) this.hangUp();
+    this.checkEnd();
   }
 
   close(code: number, reason: string): void {
@@ -127,16 +139,31 @@ export class TwilioTransport implements CrewTransport {
     this.closed = true;
     clearTimeout(this.timer);
     clearTimeout(this.ending);
-    this.timer = this.ending = undefined;
+    clearTimeout(this.grace);
+    this.timer = this.ending = this.grace = undefined;
     this.queue = [];
   }
 
-  /** `agent.end_call`: the stream closes once the audio sent or queued has played, or after `endCallTimeoutMs`. */
+  /**
+   * `agent.end_call`: the stream closes once the audio sent or queued has played and none
+   * has arrived for END_CALL_GRACE_MS, or after `endCallTimeoutMs`.
+   */
   private endCall(): void {
     if (this.ending !== undefined) return;
     this.ending = setTimeout(() => this.hangUp(), this.options.endCallTimeoutMs);
     this.ending.unref();
-    if (this.pendingChunks === 0) this.hangUp();
+    this.lastAudioAt = this.playback.now();
+    this.checkEnd();
+  }
+
+  /** While ending: hangs up if everything sent has played and the grace has passed, else checks again when it has. */
+  private checkEnd(): void {
+    if (this.ending === undefined || this.pendingChunks > 0) return;
+    const wait = this.lastAudioAt + END_CALL_GRACE_MS - this.playback.now();
+    if (wait <= 0) return this.hangUp();
+    clearTimeout(this.grace);
+    this.grace = setTimeout(() => this.checkEnd(), wait);
+    this.grace.unref();
   }
 
   private hangUp(): void {

@@ -16,6 +16,8 @@ const SENTENCE_MS = 400;
 const engine: TtsEngine = {
   name: 'constant',
   async synthesize(text, { sampleRate }) {
+    // the goodbye takes a while, as a real engine's does: agent.end_call passes TextToSpeech at once and gets there first
+    if (text.startsWith('Goodbye')) await new Promise((resolve) => setTimeout(resolve, 200));
     const n = /#(\d+)/.exec(text);
     const level = n ? 1000 + 150 * Number(n[1]) : 3000;
     const pcm = Buffer.alloc((SENTENCE_MS * sampleRate * 2) / 1000);
@@ -200,6 +202,17 @@ describe('Twilio transport (CrewApp twilio: true)', () => {
     expect(after.binaryFrames - before.binaryFrames).toBe(1);
     expect(call.session.state).toBe('running');
     await caller.stop();
+  });
+
+  it('on agent.end_call with nothing playing, still plays the goodbye being synthesized, then closes', async () => {
+    const caller = await TwilioCaller.connect(url, { customParameters: { sentences: '1' }, marks: 'immediate', timeout: 5000 });
+    await within(new Promise<Call>((resolve) => called.set(caller.streamSid, resolve)), 'the call to start');
+    while (caller.all('mark').length < SENTENCE_MS / 20) await caller.next('mark'); // the greeting, every mark echoed at once
+    caller.dtmf('#'); // the goodbye's audio comes 200 ms after agent.end_call
+    const closed = await within(caller.closed, 'the stream to close', 8000);
+    expect(closed.code).toBe(1000);
+    expect(caller.all('mark')).toHaveLength((2 * SENTENCE_MS) / 20); // greeting and goodbye
+    expect(caller.echoed).toHaveLength((2 * SENTENCE_MS) / 20);
   });
 
   it('on agent.end_call closes the stream once the audio sent has played (every mark echoed)', async () => {

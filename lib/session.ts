@@ -7,6 +7,7 @@ import type { EventHandler } from './hooks';
 import { SessionRuntime } from './internal/runtime';
 import { CloseCodes, CrewConnection, CrewTransport, isAllowedCloseCode } from './transport';
 import { AudioFormat, DEFAULT_AUDIO_FORMAT } from './audio/format';
+import { toMermaid } from './graph-drawing';
 import type { CrewNode } from './node';
 import { CrewSessionOptions, SessionLimits, SessionState, sessionLimits } from './session-options';
 import './catalog';
@@ -91,6 +92,11 @@ export class CrewSession {
   /** Nodes added so far, in the order they were added. */
   get nodes(): readonly CrewNode[] {
     return this.runtime.nodes;
+  }
+
+  /** The graph as a Mermaid flowchart (root, nodes, edges, sink), before or after `start()`; see `toMermaid` in lib/graph-drawing.ts. */
+  toMermaid(): string {
+    return toMermaid({ nodes: this.nodes, children: (n) => this.runtime.childrenOf(n) });
   }
 
   /** Registers a node. Throws `CREW_ERR_DUPLICATE_NODE` for a repeated instance or name. */

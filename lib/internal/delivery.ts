@@ -132,6 +132,11 @@ export class Delivery {
     this.holding = undefined;
   }
 
+  /** The children `node` was wired to (for drawing the graph after it was wired). */
+  childrenOf(node: CrewNode): readonly CrewNode[] {
+    return this.wired.find((w) => w.node === node)?.children.map((c) => c.node) ?? [];
+  }
+
   /** Delivers `e` entering at `kind` now, or queues it behind the delivery in progress. */
   enter(kind: number, e: CrewEvent): void {
     if (this.depth > 0) {

@@ -74,6 +74,11 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner {
     return this.graph?.nodes ?? this.wiredNodes;
   }
 
+  /** A node's children: the graph's while building, then as wired. */
+  childrenOf(node: CrewNode): readonly CrewNode[] {
+    return this.graph?.children(node) ?? this.delivery.childrenOf(node);
+  }
+
   /** The client's port, if one was made. */
   get existingPort(): ClientPort | undefined {
     return this.port;

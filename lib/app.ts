@@ -90,7 +90,15 @@ export class CrewApp {
     server.headersTimeout = headersTimeout;
     server.requestTimeout = Math.max(headersTimeout, 30_000);
     const twilioHost = this.twilioHost;
-    const twilio = twilioHost && { path: this.options.twilio!.path, accept: (ws: WebSocket) => new TwilioStream(ws, twilioHost) };
+    const twilio = twilioHost && {
+      path: this.options.twilio!.path,
+      accept: (ws: WebSocket) => {
+        // the heartbeat drops a stream whose peer went silent without closing (its close ends the call)
+        const stream = new TwilioStream(ws, twilioHost);
+        this.sweeps.watch(stream);
+        ws.once('close', () => this.sweeps.unwatch(stream));
+      },
+    };
     const gate = new UpgradeGate(this.options, () => this.accepting, (ws, auth) => this.accept(ws, auth), twilio);
     server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     this.server = server;

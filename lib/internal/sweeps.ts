@@ -2,6 +2,14 @@ import { closeCodeOf, crewError, ErrorCodes } from '../errors';
 import type { CrewSession } from '../session';
 import type { WsTransport } from './ws-transport';
 
+/** A connection the heartbeat watches besides the app's WebSocket transports (a Twilio stream). */
+export interface Heartbeat {
+  /** Set by the connection on every message and pong; cleared by the heartbeat before each ping. */
+  alive: boolean;
+  ping(): void;
+  terminate(): void;
+}
+
 /** The deadlines the sweeps enforce (ms; 0 turns one off). */
 export interface SweepOptions {
   readonly heartbeatInterval: number;
@@ -22,6 +30,8 @@ export class Sweeps {
   /** Sessions not started yet (by id), with when they were accepted. */
   private readonly unstarted = new Map<string, number>();
   private setupSweep: NodeJS.Timeout | undefined;
+  /** Other connections the heartbeat watches (Twilio streams). */
+  private readonly others = new Set<Heartbeat>();
 
   constructor(
     private readonly options: SweepOptions,
@@ -35,13 +45,8 @@ export class Sweeps {
     if (heartbeatInterval > 0) {
       this.timers.push(
         setInterval(() => {
-          for (const t of this.transports.values()) {
-            if (!t.alive) t.terminate();
-            else {
-              t.alive = false;
-              t.ping();
-            }
-          }
+          for (const t of this.transports.values()) beat(t);
+          for (const h of this.others) beat(h);
         }, heartbeatInterval),
       );
     }
@@ -63,6 +68,15 @@ export class Sweeps {
       );
     }
     for (const t of this.timers) t.unref();
+  }
+
+  /** Watches `h` with the heartbeat until `unwatch(h)` (it must call that when it closes). */
+  watch(h: Heartbeat): void {
+    this.others.add(h);
+  }
+
+  unwatch(h: Heartbeat): void {
+    this.others.delete(h);
   }
 
   /** Fails `session` if setup has not started it within `setupTimeout` (unless that is 0). */
@@ -105,4 +119,11 @@ export class Sweeps {
 /** How often a sweep checks a deadline: `ms`, kept between 10 ms and 1 s. */
 export function checkEvery(ms: number): number {
   return Math.max(10, Math.min(1000, ms));
+}
+
+/** One heartbeat for one connection: terminate it if nothing came since the last ping, else ping again. */
+function beat(h: Heartbeat): void {
+  if (!h.alive) return h.terminate();
+  h.alive = false;
+  h.ping();
 }

@@ -50,6 +50,8 @@ const LOGGED_PER_STREAM = 5;
  * session. Anything else is logged and counted, and the call goes on.
  */
 export class TwilioStream {
+  /** For the app's heartbeat: set by every message and pong, cleared before each ping. */
+  alive = true;
   private connection: CrewConnection | undefined;
   private transport: TwilioTransport | undefined;
   private startTimer: NodeJS.Timeout | undefined;
@@ -59,7 +61,11 @@ export class TwilioStream {
     private readonly ws: WebSocket,
     private readonly host: TwilioStreamHost,
   ) {
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.message(data, isBinary));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      this.alive = true;
+      this.message(data, isBinary);
+    });
+    ws.on('pong', () => void (this.alive = true));
     ws.on('close', (code: number, reason: Buffer) => this.closed(code, reason.toString()));
     ws.on('error', (err: Error) => host.logger.warn('rxcrew: twilio stream: socket error:', err.message));
     if (host.startTimeout > 0) {
@@ -69,6 +75,16 @@ export class TwilioStream {
       }, host.startTimeout);
       this.startTimer.unref();
     }
+  }
+
+  /** The heartbeat's ping (Twilio answers pings as any WebSocket peer must). */
+  ping(): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
+  }
+
+  /** Drops a peer that stopped answering: the socket's close ends the call. */
+  terminate(): void {
+    this.ws.terminate();
   }
 
   private message(data: Buffer, isBinary: boolean): void {

@@ -227,21 +227,3 @@ export function call(options: CallOptions): CallHandle {
 
   return { done, hangUp: () => hangUp('Ctrl-C') };
 }
-
-/** A 16-bit mono PCM WAV file of `pcm` (little-endian samples). */
-export function pcm16Wav(pcm: Buffer, sampleRate: number): Buffer {
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0, 'latin1');
-  header.writeUInt32LE(36 + pcm.length, 4);
-  header.write('WAVEfmt ', 8, 'latin1');
-  header.writeUInt32LE(16, 16); // fmt chunk size
-  header.writeUInt16LE(1, 20); // integer PCM
-  header.writeUInt16LE(1, 22); // mono
-  header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate * 2, 28); // bytes a second
-  header.writeUInt16LE(2, 32); // bytes a frame
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36, 'latin1');
-  header.writeUInt32LE(pcm.length, 40);
-  return Buffer.concat([header, pcm]);
-}

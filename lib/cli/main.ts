@@ -1,9 +1,9 @@
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pcm16MonoOfWav } from '../tts/wav';
+import { pcm16MonoOfWav, pcm16Wav } from '../tts/wav';
 import { CallArgs, ChatArgs, parseArgs, UsageError } from './args';
-import { call, pcm16Wav } from './call';
+import { call } from './call';
 import { chat, ExitCodes } from './chat';
 
 /*

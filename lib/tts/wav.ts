@@ -64,3 +64,26 @@ export function pcm16MonoOfWav(bytes: Uint8Array): { sampleRate: number; pcm: Bu
   }
   return { sampleRate: wav.sampleRate, pcm: wav.data };
 }
+
+/** The 44-byte header of a PCM16 mono WAV file holding `dataBytes` bytes of samples at `sampleRate`. */
+export function wavHeader(dataBytes: number, sampleRate: number): Buffer {
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'latin1');
+  header.writeUInt32LE(36 + dataBytes, 4);
+  header.write('WAVEfmt ', 8, 'latin1');
+  header.writeUInt32LE(16, 16); // fmt chunk size
+  header.writeUInt16LE(1, 20); // integer PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(sampleRate, 24);
+  header.writeUInt32LE(sampleRate * 2, 28); // bytes a second
+  header.writeUInt16LE(2, 32); // bytes a frame
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36, 'latin1');
+  header.writeUInt32LE(dataBytes, 40);
+  return header;
+}
+
+/** A PCM16 mono WAV file of `pcm` (little-endian samples): what `parseWav` reads back. */
+export function pcm16Wav(pcm: Buffer, sampleRate: number): Buffer {
+  return Buffer.concat([wavHeader(pcm.length, sampleRate), pcm]);
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { mulawDecode, mulawEncode } from '../../lib/audio/mulaw';
-import { pcm16Wav } from '../../lib/cli/call';
+import { pcm16Wav } from '../../lib/tts/wav';
 import { main } from '../../lib/cli/main';
 import { Inbox } from '../../lib/testing/inbox';
 import { type TwilioInbound, parseTwilioMessage, twilioClearFrame, twilioMarkFrame, twilioMediaFrame } from '../../lib/telephony/twilio-messages';

@@ -61,25 +61,5 @@ export function constant(level: number, samples: number): Buffer {
   return pcm;
 }
 
-/** The 44-byte header of a PCM16 mono WAV file holding `dataBytes` bytes at `rate`. */
-export function wavHeader(dataBytes: number, rate: number): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(36 + dataBytes, 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20); // PCM
-  h.writeUInt16LE(1, 22); // mono
-  h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(dataBytes, 40);
-  return h;
-}
-
-/** A PCM16 mono WAV file. */
-export function wav(pcm: Buffer, rate: number): Buffer {
-  return Buffer.concat([wavHeader(pcm.length, rate), pcm]);
-}
+/** PCM16 mono WAV files: the header alone, or a whole file (the writer beside the runtime's `parseWav`). */
+export { pcm16Wav as wav, wavHeader } from '../../lib/tts/wav';

@@ -3,6 +3,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { mulawDecode, mulawEncode } from '../../lib/audio/mulaw';
 import { Inbox } from '../../lib/testing/inbox';
 import { TwilioCaller } from '../../lib/testing/twilio-caller';
+import { wav } from '../support/pcm';
 import { type TwilioInbound, parseTwilioMessage, twilioClearFrame, twilioMarkFrame, twilioMediaFrame } from '../../lib/telephony/twilio-messages';
 
 /**
@@ -59,24 +60,6 @@ function ramp(ms: number): Buffer {
   const out = Buffer.alloc(ms * 16);
   for (let i = 0; i < out.length / 2; i++) out.writeInt16LE(((i * 97) % 16000) - 8000, i * 2);
   return out;
-}
-
-/** A WAV file of PCM16 mono. */
-function wav(pcm: Buffer, sampleRate: number): Buffer {
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0, 'latin1');
-  header.writeUInt32LE(36 + pcm.length, 4);
-  header.write('WAVEfmt ', 8, 'latin1');
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36, 'latin1');
-  header.writeUInt32LE(pcm.length, 40);
-  return Buffer.concat([header, pcm]);
 }
 
 function sine(hz: number, rate: number, ms: number, amplitude = 12000): Buffer {

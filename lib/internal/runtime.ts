@@ -12,6 +12,7 @@ import { CloseCodes, CrewConnection, CrewTransport } from '../transport';
 import { ClientPort, PortOwner } from './client-port';
 import { CLIENT, Delivery, DeliveryOwner, ROOT, SINK } from './delivery';
 import { BusOwner, EventBus } from './event-bus';
+import { NO_OBSERVER, Observed, registerObserved, SessionObserver } from './observer';
 
 /** What a runtime is made with (the session's options, resolved). */
 export interface RuntimeOptions {
@@ -33,7 +34,9 @@ const NO_NODES: readonly CrewNode[] = Object.freeze([]);
  * small: the bus and the port are made when first needed, the graph's build
  * state is dropped once wired.
  */
-export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner {
+export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Observed {
+  /** Who counts what this session does (metrics, inspector); set by the app before setup. */
+  observer: SessionObserver = NO_OBSERVER;
   private currentState: SessionState = 'created';
   /** Until wired; then `wiredNodes` keeps the node list. */
   private graph: Graph | undefined = new Graph();
@@ -51,7 +54,9 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner {
   constructor(
     readonly session: CrewSession,
     private readonly options: RuntimeOptions,
-  ) {}
+  ) {
+    registerObserved(session, this);
+  }
 
   get context(): SessionContext {
     return this.session.context;

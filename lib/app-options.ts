@@ -73,6 +73,10 @@ export interface CrewAppOptions extends Partial<Omit<SessionLimits, 'maxFrameByt
   http?: HttpHandler;
   /** Phone calls over Twilio Media Streams, on the same setup (docs/telephony.md). Default off. */
   twilio?: boolean | TwilioOptions;
+  /** Serve Prometheus metrics at `GET /metrics` (docs/observability.md). Default `true`. */
+  metrics?: boolean;
+  /** Whether `GET /metrics` must pass `authenticate` too (401 otherwise). Default `false`: scrapers usually reach it on a private network. */
+  metricsAuth?: boolean;
   /** Default `console`. */
   logger?: CrewLogger;
 }
@@ -96,6 +100,8 @@ export const APP_DEFAULTS = Object.freeze({
   headersTimeout: 10_000,
   authenticateTimeout: 10_000,
   perMessageDeflate: false,
+  metrics: true,
+  metricsAuth: false,
 });
 
 /** Merges `options` over the documented defaults, checking each (a bad one throws `CREW_ERR_INVALID_ARGUMENT`). */
@@ -128,6 +134,12 @@ export function resolveAppOptions(options: CrewAppOptions): ResolvedAppOptions {
   }
   if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
     throw new InvalidArgumentError('CrewApp: authenticate must be a function (request) => unknown');
+  }
+  for (const key of ['metrics', 'metricsAuth', 'perMessageDeflate'] as const) {
+    if (typeof merged[key] !== 'boolean') throw new InvalidArgumentError(`CrewApp: ${key} must be true or false, got ${String(merged[key])}`);
+  }
+  if (options.metricsAuth === true && options.authenticate === undefined) {
+    throw new InvalidArgumentError('CrewApp: metricsAuth needs authenticate (it decides who may read /metrics)');
   }
   if (options.allowedOrigins !== undefined && !Array.isArray(options.allowedOrigins)) {
     throw new InvalidArgumentError('CrewApp: allowedOrigins must be an array of origins such as "https://example.com"');

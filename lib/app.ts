@@ -1,5 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import WebSocket from 'ws';
 import { CrewAppOptions, resolveAppOptions, ResolvedAppOptions } from './app-options';
 import { agentError } from './agent-error';
@@ -8,6 +9,8 @@ import { runSetup } from './internal/run-setup';
 import { checkEvery, Sweeps } from './internal/sweeps';
 import { pathOf, UpgradeGate } from './internal/upgrade-gate';
 import { SendLimits, TransportOwner, WsTransport } from './internal/ws-transport';
+import { observeSession } from './internal/observer';
+import { CrewMetrics } from './internal/metrics';
 import { CrewSession } from './session';
 import { TwilioStats, TwilioStream, TwilioStreamHost } from './telephony/twilio-stream';
 import { answerTwilioVoice } from './telephony/twilio-webhook';
@@ -41,12 +44,16 @@ export class CrewApp {
   private readonly transportOwner: TransportOwner;
   /** What every Twilio stream shares (undefined without the `twilio` option). */
   private readonly twilioHost: TwilioStreamHost | undefined;
+  /** The Prometheus metrics and every session's observer (undefined with `metrics: false`). */
+  private readonly crewMetrics: CrewMetrics | undefined;
 
   constructor(options: CrewAppOptions) {
     this.options = resolveAppOptions(options);
     this.sendLimits = Object.freeze({ softLimit: this.options.sendSoftLimit, hardLimit: this.options.sendHardLimit });
     this.sweeps = new Sweeps(this.options, this.transports, this.live);
+    this.crewMetrics = this.options.metrics ? new CrewMetrics({ activeSessions: () => this.live.size, sendQueueBytes: () => this.sendQueueBytes() }) : undefined;
     this.transportOwner = {
+      droppedAudio: () => this.crewMetrics?.dropped('slow_client'),
       overflow: (transport) => this.slowConsumer(transport),
       socketError: (transport, err) => this.options.logger.warn(`rxcrew: session ${transport.sessionId}: socket error:`, err.message),
       started: (transport) => this.sweeps.setupDone(transport.sessionId),
@@ -57,6 +64,14 @@ export class CrewApp {
   /** What the Twilio transport refused or ignored so far, over all calls (undefined without `twilio`). */
   get twilioStats(): Readonly<TwilioStats> | undefined {
     return this.twilioHost && { ...this.twilioHost.stats };
+  }
+
+  /**
+   * The registry `GET /metrics` serves (prom-client's `Registry`): register the
+   * app's own metrics on it to have them scraped with rxcrew's. Undefined with `metrics: false`.
+   */
+  get metrics(): Registry | undefined {
+    return this.crewMetrics?.registry;
   }
 
   /** Live sessions, by id: one per open connection. */
@@ -191,6 +206,7 @@ export class CrewApp {
       return;
     }
     const session = new CrewSession({ logger, auth, limits });
+    this.observe(session);
     const transport = new WsTransport(ws, session.id, this.sendLimits, this.transportOwner);
     this.live.set(session.id, session);
     this.transports.set(session.id, transport);
@@ -218,10 +234,31 @@ export class CrewApp {
       stats: { calls: 0, malformed: 0, unknownEvents: 0, binaryFrames: 0, ignored: 0 },
       admit: () => this.accepting && this.live.size < this.options.maxSessions,
       opened: (session) => {
+        this.observe(session);
         this.live.set(session.id, session);
         void session.waitUntilComplete().then(() => this.live.delete(session.id));
       },
     };
+  }
+
+  private observe(session: CrewSession): void {
+    if (this.crewMetrics === undefined) return;
+    observeSession(session, this.crewMetrics);
+    this.crewMetrics.sessionStarted();
+  }
+
+  private sendQueueBytes(): number {
+    let bytes = 0;
+    for (const t of this.transports.values()) bytes += t.pendingBytes;
+    return bytes;
+  }
+
+  /** `GET /metrics`: the Prometheus exposition, behind `authenticate` when `metricsAuth` is set. */
+  private async serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: CrewMetrics): Promise<void> {
+    if (this.options.metricsAuth && !(await this.gate!.allows(req))) return json(res, 401, { error: 'unauthorized' });
+    const text = await metrics.exposition();
+    res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
+    res.end(req.method === 'HEAD' ? undefined : text);
   }
 
   /** A client that reads too slowly to keep up: close it (1013) and let it go, whatever it still has queued. */
@@ -244,6 +281,7 @@ export class CrewApp {
       if (pathname === '/') {
         return json(res, 200, { status: this.accepting ? 'ok' : 'closing', ready: this.accepting, active_sessions: this.live.size });
       }
+      if (pathname === '/metrics' && this.crewMetrics !== undefined) return await this.serveMetrics(req, res, this.crewMetrics);
       if (pathname === '/health') return json(res, 200, { status: 'ok' });
       if (pathname === '/ready') return json(res, this.accepting ? 200 : 503, { ready: this.accepting });
       return json(res, 404, { error: 'not found' });

@@ -20,6 +20,8 @@ describe('resolveAppOptions', () => {
     [{ sendSoftLimit: 10, sendHardLimit: 5 }, /sendHardLimit must be at least sendSoftLimit/],
     [{ authenticate: 'yes' }, /authenticate must be a function/],
     [{ allowedOrigins: 'https://a.test' }, /allowedOrigins must be an array/],
+    [{ metrics: 'yes' }, /metrics must be true or false/],
+    [{ metricsAuth: true }, /metricsAuth needs authenticate/],
   ])('refuses %j', (bad, message) => {
     expect(() => resolveAppOptions({ setup, port: 0, ...(bad as object) })).toThrow(message);
     expect(() => resolveAppOptions({ setup, port: 0, ...(bad as object) })).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }));

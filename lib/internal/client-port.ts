@@ -6,6 +6,7 @@ import type { SessionLimits } from '../session-options';
 import type { CrewConnection } from '../transport';
 import { decodeFrame, Inbound, isAudioFrame, validateClientEvent } from './inbound';
 import { valueDepthExceeds } from './json-depth';
+import type { SessionObserver } from './observer';
 
 /** The runtime a port hands the client's events to (the session's `SessionRuntime`). */
 export interface PortOwner {
@@ -19,6 +20,8 @@ export interface PortOwner {
   violate(error: CrewError, closeCode: number): void;
   /** The transport reports the connection's end. */
   transportEnded(code: number, reason: string): void;
+  /** Who counts the frames (metrics). */
+  readonly observer: SessionObserver;
 }
 
 /**
@@ -81,13 +84,16 @@ export class ClientPort implements CrewConnection {
     if (this.violated || this.closed) return;
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     if (size > this.limits.maxFrameBytes) {
+      this.owner.observer.frame('refused');
       const error = crewError(ErrorCodes.FRAME_TOO_BIG, { size, limit: this.limits.maxFrameBytes });
       return this.violate(error, closeCodeOf(ErrorCodes.FRAME_TOO_BIG));
     }
     if (isBinary && typeof data !== 'string' && isAudioFrame(data)) {
       // the hot path: 50 frames a second per caller
-      if (this.take(true)) this.audio(data);
-      else this.overLimit(true);
+      if (this.take(true)) {
+        this.owner.observer.frame('audio');
+        this.audio(data);
+      } else this.overLimit(true);
       return;
     }
     const inbound = decodeFrame(data, isBinary, this.limits.maxJsonDepth);
@@ -161,6 +167,7 @@ export class ClientPort implements CrewConnection {
     if (e.type === 'system.init') this.applyInit(e);
     if (this.opened) return this.owner.deliver(e, true);
     if (this.heldFromClientCount >= this.limits.maxPrestartEvents) {
+      this.owner.observer.dropped('prestart_overflow');
       const error = crewError(ErrorCodes.BUFFER_FULL, { limit: this.limits.maxPrestartEvents });
       return this.violate(error, closeCodeOf(ErrorCodes.BUFFER_FULL));
     }
@@ -204,14 +211,19 @@ export class ClientPort implements CrewConnection {
   private handle(inbound: Inbound): void {
     const isAudio = inbound.kind === 'audio';
     if (!this.take(isAudio)) return this.overLimit(isAudio);
+    const observer = this.owner.observer;
     switch (inbound.kind) {
       case 'event':
+        observer.frame('json');
         return this.event(inbound.event);
       case 'audio':
+        observer.frame('audio');
         return this.audio(inbound.audio);
       case 'bad':
+        observer.frame('refused');
         return this.owner.refuse(inbound.error);
       case 'drop':
+        observer.frame('refused');
         return;
     }
   }
@@ -236,6 +248,8 @@ export class ClientPort implements CrewConnection {
   }
 
   private overLimit(isAudio: boolean): void {
+    this.owner.observer.frame('refused');
+    this.owner.observer.dropped('rate_limited');
     const t = this.now();
     if (t - this.windowStart >= 1000) {
       this.windowStart = t;

@@ -7,6 +7,7 @@ import { BackgroundCrewNode, CrewNode, NodeContext } from '../node';
 import type { CrewSession } from '../session';
 import type { EventBus } from './event-bus';
 import { Fanout } from './fanout';
+import type { SessionObserver } from './observer';
 
 /** Where an event enters: the root (towards the nodes), the sink (towards the client), or the root from the client. */
 export const ROOT = 0;
@@ -26,6 +27,8 @@ export interface DeliveryOwner {
   nodeStopsSession(nodeName: string): void;
   /** Whether the session is ending (a failed node is no longer resubscribed). */
   readonly ending: boolean;
+  /** Who counts interrupts and node failures (metrics). */
+  readonly observer: SessionObserver;
 }
 
 /** A node as wired: its input and where its output goes. */
@@ -196,6 +199,7 @@ export class Delivery {
     const stop = w.node.onError === 'stop-session';
     const detach = !stop && w.subscribing;
     const details = detach ? { node_name: name, detached: true } : { node_name: name };
+    this.owner.observer.nodeError(name);
     this.owner.report(agentError(ErrorCodes.NODE_FAILED, err, { severity: stop ? 'fatal' : 'warning', details }));
     if (stop) this.owner.nodeStopsSession(name);
     else if (detach) w.detached = true;
@@ -240,7 +244,10 @@ export class Delivery {
       this.writeOut(e);
       return;
     }
-    if (e.type === INTERRUPT) this.interrupts.push(e);
+    if (e.type === INTERRUPT) {
+      this.interrupts.push(e);
+      this.owner.observer.interrupt();
+    }
     this.bus?.publish(e, kind === CLIENT);
     const targets = this.rootTargets;
     for (let i = 0; i < targets.length; i++) targets[i].input.push(e);

@@ -180,6 +180,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
   // ---- what the port, the graph and the bus report ---------------------
 
   deliver(e: CrewEvent, fromClient: boolean): void {
+    if (fromClient) this.observer.event(e.type, 'in');
     this.delivery.enter(fromClient ? CLIENT : ROOT, e);
   }
 
@@ -207,7 +208,8 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
   }
 
   write(e: CrewEvent): void {
-    if (!this.transportOpen) return;
+    if (!this.transportOpen) return this.observer.dropped('after_close');
+    this.observer.event(e.type, 'out');
     try {
       this.transport!.send(e, this.port!.replyBinary);
     } catch (err) {
@@ -226,6 +228,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
    */
   private end(code: number, reason: string, closeTransport: boolean): Promise<void> {
     if (this.endPromise !== undefined) return this.endPromise;
+    this.observer.closed(code);
     this.port?.close();
     this.endPromise = new Promise<void>((resolve) => {
       const teardown = () => {

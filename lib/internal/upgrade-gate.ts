@@ -97,6 +97,11 @@ export class UpgradeGate {
     this.authenticating.clear();
   }
 
+  /** Whether `authenticate` lets this HTTP request in (always, without `authenticate`). */
+  async allows(req: IncomingMessage): Promise<boolean> {
+    return (await this.authenticate(req)) !== REFUSED;
+  }
+
   private async authenticate(req: IncomingMessage): Promise<unknown> {
     if (this.options.authenticate === undefined) return undefined;
     try {

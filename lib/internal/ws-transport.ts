@@ -24,6 +24,8 @@ interface Queued {
 
 /** Who a transport reports to: shared by every transport of one server. */
 export interface TransportOwner {
+  /** Queued audio was dropped for a slow reader (once per frame). */
+  droppedAudio(): void;
   /** The client cannot keep up (over `hardLimit` waiting): close it. */
   overflow(transport: WsTransport): void;
   /** The socket reported an error (the close follows). */
@@ -198,6 +200,7 @@ export class WsTransport implements CrewTransport {
         this.queuedAudioBytes -= size;
         this.queuedBytes -= size;
         dropped.droppedAudioFrames++;
+        this.owner.droppedAudio();
         dropped.droppedAudioBytes += size;
       } else {
         kept.push(q);

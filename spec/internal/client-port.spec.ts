@@ -2,6 +2,7 @@ import { CrewError } from '../../lib/errors';
 import { CrewEvent } from '../../lib/events';
 import { SessionContext } from '../../lib/context';
 import { ClientPort, PortOwner } from '../../lib/internal/client-port';
+import { NO_OBSERVER } from '../../lib/internal/observer';
 import { DEFAULT_SESSION_LIMITS, SessionLimits } from '../../lib/session-options';
 import '../../lib/catalog';
 
@@ -14,8 +15,11 @@ function port(limits: Partial<SessionLimits> = {}, opened = true) {
     violations: [] as Array<[string, number]>,
     ended: [] as Array<[number, string]>,
     fromClient: [] as boolean[],
+    frames: [] as string[],
+    drops: [] as string[],
   };
   const owner: PortOwner = {
+    observer: { ...NO_OBSERVER, frame: (kind) => void seen.frames.push(kind), dropped: (reason) => void seen.drops.push(reason) },
     context: new SessionContext(),
     deliver: (e, fromClient) => {
       seen.fromClient.push(fromClient);
@@ -102,6 +106,7 @@ describe('ClientPort', () => {
       refuse: () => void kinds.push(`refused:${p.replyBinary}`),
       violate: () => undefined,
       transportEnded: () => undefined,
+      observer: NO_OBSERVER,
     };
     const p: ClientPort = new ClientPort(DEFAULT_SESSION_LIMITS, owner, () => 0);
     p.open();
@@ -166,5 +171,19 @@ describe('ClientPort', () => {
     p.end(1006, '');
     p.end(1000, 'again');
     expect(seen.ended).toEqual([[1006, '']]);
+  });
+
+  it('counts every frame once by kind (json, audio, refused) and says why what was dropped was dropped', () => {
+    const { p, seen, advance } = port({ maxEventsPerSecond: 2, maxFrameBytes: 64 });
+    p.receive(interrupt, false); // json
+    p.receive(Buffer.from([1, 0, 2, 0]), true); // audio (a bucket of its own)
+    p.receive('{"type":', false); // not JSON: refused
+    advance(1000);
+    p.receive('{"type":"system.user.joined","session_id":"x"}', false); // a runtime event from the client: refused
+    p.receive(interrupt, false); // json
+    p.receive(interrupt, false); // over the rate: refused and dropped
+    p.receive('x'.repeat(65), false); // too big: refused
+    expect(seen.frames).toEqual(['json', 'audio', 'refused', 'refused', 'json', 'refused', 'refused']);
+    expect(seen.drops).toEqual(['rate_limited']);
   });
 });

@@ -5,12 +5,13 @@ import { E2eConfig, E2eResult, LevelSummary, NOISY_CORES, runE2e, waitQuiet } fr
 import type { ClientFramesArgs, ClientFramesResult, StartCostResult, ThroughputArgs, ThroughputResult } from './inprocess';
 import { canPin, Child, LOAD_CPU, SERVER_CPU } from './ipc';
 import { MemoryResult, runMemory } from './memory';
+import { MetricsCostConfig, MetricsCostResult, runMetricsCost } from './metrics-cost';
 import { runProfiles } from './profile';
 import { runTwilio, TwilioConfig, TwilioResult } from './twilio';
 import { costRow, fmt, formatTable, machine, rateRow, Row } from './report';
 
 /*
- * `npm run bench [-- --quick] [--only=inprocess|e2e|json|twilio|memory] [--repeats=N]`:
+ * `npm run bench [-- --quick] [--only=inprocess|e2e|json|twilio|metrics|memory] [--repeats=N]`:
  * every suite (or one), each measured side by side with its limit in this one
  * run; prints the table and writes bench/results.json. `--repeats=N` sets the
  * runs per server and level of the end-to-end suites. `--profile` instead records CPU profiles
@@ -25,6 +26,8 @@ interface Config {
   json: E2eConfig;
   /** The phone rows: Twilio Media Streams calls against the Atoms audio path, one echo server. */
   twilio: TwilioConfig;
+  /** The metrics rows: the e2e mix against rxcrew with metrics on and off. */
+  metrics: MetricsCostConfig;
   memoryLevels: number[];
 }
 
@@ -33,6 +36,7 @@ const FULL: Config = {
   e2e: { levels: [100, 500, 1000], audioOnlyLevels: [1000], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, acceptCount: 2000, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
   json: { levels: [], audioOnlyLevels: [], jsonOnlyLevels: [200, 1000], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, acceptCount: 0, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
   twilio: { callLevels: [200], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
+  metrics: { levels: [100, 500], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
   memoryLevels: [1000, 5000],
 };
 
@@ -41,6 +45,7 @@ const QUICK: Config = {
   e2e: { levels: [100, 1000], audioOnlyLevels: [1000], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, acceptCount: 500, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
   json: { levels: [], audioOnlyLevels: [], jsonOnlyLevels: [200, 1000], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, acceptCount: 0, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
   twilio: { callLevels: [200], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
+  metrics: { levels: [500], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, repeats: 2, quietWait: { perRun: 5000, total: 10_000 } },
   memoryLevels: [1000],
 };
 
@@ -50,7 +55,7 @@ const QUICK: Config = {
  * the machine's noise: the limit itself swings 6–67 ms): the audio-only level at
  * `p99AtSessions`, and the JSON-only levels.
  */
-const TARGETS = { inprocessRatio: 1.5, cpuPerFrameRatio: 1.3, p99Ratio: 1.5, p99AtSessions: 1000, memoryRatio: 2, jsonCpuRatio: 1.2, jsonP99Ratio: 1.5, twilioCpuRatio: 1.3 };
+const TARGETS = { inprocessRatio: 1.5, cpuPerFrameRatio: 1.3, p99Ratio: 1.5, p99AtSessions: 1000, memoryRatio: 2, jsonCpuRatio: 1.2, jsonP99Ratio: 1.5, twilioCpuRatio: 1.3, metricsCpuRatio: 1.05 };
 
 const log = (line: string) => console.log(line);
 
@@ -82,7 +87,7 @@ async function inprocessSuite(cfg: Config['inprocess']) {
 
 type Inprocess = Awaited<ReturnType<typeof inprocessSuite>>;
 
-function rows(inproc?: Inprocess, e2e?: E2eResult, json?: E2eResult, memory?: MemoryResult, twilio?: TwilioResult): Row[] {
+function rows(inproc?: Inprocess, e2e?: E2eResult, json?: E2eResult, memory?: MemoryResult, twilio?: TwilioResult, metrics?: MetricsCostResult): Row[] {
   const out: Row[] = [];
   for (const r of inproc?.throughput ?? []) {
     const name = r.hooks === 0 ? `graph ${r.topology === 'chain' ? '5-node chain' : 'diamond + join'}` : `hooks: ${r.hooks} onEvent (chain)`;
@@ -110,6 +115,12 @@ function rows(inproc?: Inprocess, e2e?: E2eResult, json?: E2eResult, memory?: Me
     out.push(costRow(`${n}: server CPU per audio message`, 'µs', t.cpuUsPerFrame, a.cpuUsPerFrame, 'Atoms binary audio', TARGETS.twilioCpuRatio));
     out.push(rateRow(`${n}: audio back / sent`, '', t.deliveredRatio, a.deliveredRatio, 'Atoms binary audio'));
     out.push(rateRow(`${n}: load achieved / asked`, '', t.achieved, a.achieved, 'Atoms binary audio'));
+  }
+  for (const { on, off } of metrics?.levels ?? []) {
+    const n = `e2e ${on.sessions} sessions, metrics on (scraped 1/s)`;
+    out.push(costRow(`${n}: server CPU per frame`, 'µs', on.cpuUsPerFrame, off.cpuUsPerFrame, 'metrics off', TARGETS.metricsCpuRatio));
+    out.push(costRow(`${n}: RTT p99`, 'ms', on.rtt.p99Ms, off.rtt.p99Ms, 'metrics off'));
+    out.push(rateRow(`${n}: delivered / sent`, '', on.deliveredRatio, off.deliveredRatio, 'metrics off'));
   }
   for (const level of memory?.levels ?? []) {
     const { rxcrew: x, bare: b } = level;
@@ -140,7 +151,7 @@ async function main(): Promise<void> {
   const cfg = mode === 'quick' ? QUICK : FULL;
   // --repeats=N: runs per server and level in the end-to-end suites (more runs, steadier ratios)
   const repeats = Number(args.find((a) => a.startsWith('--repeats='))?.slice('--repeats='.length) ?? NaN);
-  if (Number.isInteger(repeats) && repeats > 0) cfg.e2e.repeats = cfg.json.repeats = cfg.twilio.repeats = repeats;
+  if (Number.isInteger(repeats) && repeats > 0) cfg.e2e.repeats = cfg.json.repeats = cfg.twilio.repeats = cfg.metrics.repeats = repeats;
   const m = machine();
   const began = Date.now();
   log(`rxcrew bench (${mode}) — ${m.cpu}, ${m.cores} cores, Node ${m.node}, commit ${m.commit}`);
@@ -161,8 +172,9 @@ async function main(): Promise<void> {
   const e2e = await suite('e2e', 'end to end over WebSocket (loopback):', () => runE2e(cfg.e2e, log));
   const json = await suite('json', "end to end, JSON only (5 pass-through nodes and a '*' hook, echoed):", () => runE2e(cfg.json, log));
   const twilio = await suite('twilio', 'phone calls (Twilio Media Streams) against the Atoms audio path, echo graph:', () => runTwilio(cfg.twilio, log));
+  const metrics = await suite('metrics', 'end to end, Prometheus metrics on against off (one pass-through node):', () => runMetricsCost(cfg.metrics, log));
   const memory = await suite('memory', 'memory per idle session:', () => runMemory(cfg.memoryLevels, log));
-  const table = rows(inproc, e2e, json, memory, twilio);
+  const table = rows(inproc, e2e, json, memory, twilio, metrics);
   log(`\n${formatTable(table)}\n`);
   const failed = table.filter((r) => r.pass === false).length;
   log(`${table.filter((r) => r.pass !== undefined).length - failed} targets pass, ${failed} fail; ${Math.round((Date.now() - began) / 1000)} s`);
@@ -172,7 +184,7 @@ async function main(): Promise<void> {
     log(`warning: the machine was busy elsewhere with up to ${Math.max(...others).toFixed(2)} cores during an end-to-end window; rerun on a quiet machine`);
   }
   const file = join(__dirname, '..', 'results.json');
-  writeFileSync(file, `${JSON.stringify({ mode, only, pinned: canPin(), loadAverageAtStart: loadAtStart, machine: m, config: cfg, targets: TARGETS, rows: table, raw: { inprocess: inproc, e2e, json, twilio, memory } }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ mode, only, pinned: canPin(), loadAverageAtStart: loadAtStart, machine: m, config: cfg, targets: TARGETS, rows: table, raw: { inprocess: inproc, e2e, json, twilio, metrics, memory } }, null, 2)}\n`);
   log(`raw numbers: ${file}`);
 }
 

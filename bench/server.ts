@@ -13,7 +13,8 @@ import { serve } from './ipc';
 
 /*
  * A server under test, in a process of its own so that its CPU, memory and
- * event-loop delay are its own. `bench/out/server.js <rxcrew|bare> <pass|demo>`:
+ * event-loop delay are its own. `bench/out/server.js <rxcrew|bare> <pass|demo|json5|echo> [metrics|no-metrics]`
+ * (rxcrew's metrics are on unless `no-metrics`; `metrics` also scrapes them once a second):
  * - rxcrew pass: a CrewApp whose graph is one pass-through node (`tap`);
  * - rxcrew demo: a CrewApp with the sales-agent demo's setup;
  * - rxcrew json5: a CrewApp whose graph is 5 pass-through nodes in a chain
@@ -44,7 +45,9 @@ export interface ServerReport {
   errors: number;
 }
 
-const [kind, graph] = process.argv.slice(2) as [ServerKind, ServerGraph];
+const [kind, graph, metricsArg] = process.argv.slice(2) as [ServerKind, ServerGraph, string | undefined];
+/** `metrics` (or nothing): the app's Prometheus metrics on, scraped once a second by the server itself; `no-metrics`: `metrics: false`. */
+const METRICS = metricsArg !== 'no-metrics';
 const READY = JSON.stringify({ type: 'agent.ready' });
 const PARSE = process.env.BENCH_BARE_PARSE === '1';
 const TEXT = { binary: false };
@@ -83,8 +86,12 @@ async function listen(): Promise<{ port: number; sessions: () => number }> {
         : graph === 'echo'
           ? echoAudio
           : (session: CrewSession) => void session.addNode(node('pass', tap(() => void frames++)));
-  const app = new CrewApp({ setup, host: '127.0.0.1', port: 0, logger, twilio: graph === 'echo' });
+  const app = new CrewApp({ setup, host: '127.0.0.1', port: 0, logger, twilio: graph === 'echo', metrics: METRICS });
   const { port } = await app.listen();
+  if (METRICS && metricsArg === 'metrics') {
+    // a scrape a second (Prometheus's default is one a minute, 15 s is common): its cost is in the window too
+    setInterval(() => void fetch(`http://127.0.0.1:${port}/metrics`).then((res) => res.text()), 1000).unref();
+  }
   return { port, sessions: () => app.sessions.size };
 }
 

@@ -5,6 +5,7 @@ import type { CrewEvent } from '../events';
 import type { Graph } from '../graph';
 import { BackgroundCrewNode, CrewNode, NodeContext } from '../node';
 import type { CrewSession } from '../session';
+import type { CrewLogger } from '../session-options';
 import type { EventBus } from './event-bus';
 import { Fanout } from './fanout';
 
@@ -26,6 +27,8 @@ export interface DeliveryOwner {
   nodeStopsSession(nodeName: string): void;
   /** Whether the session is ending (a failed node is no longer resubscribed). */
   readonly ending: boolean;
+  /** Where a node's failure is logged (the session's logger). */
+  readonly logger: CrewLogger;
 }
 
 /** A node as wired: its input and where its output goes. */
@@ -63,6 +66,8 @@ export class Delivery {
   private queueKinds: number[] | undefined;
   private queueEvents: CrewEvent[] | undefined;
   private queueHead = 0;
+  /** The event being pushed into nodes, while a delivery is in progress (a failing node's log names its type). */
+  private inFlight: CrewEvent | undefined;
 
   constructor(private readonly owner: DeliveryOwner) {}
 
@@ -173,6 +178,7 @@ export class Delivery {
       this.drain();
     } finally {
       this.depth = 0;
+      this.inFlight = undefined; // not kept alive between deliveries (audio frames are large)
     }
   }
 
@@ -196,6 +202,10 @@ export class Delivery {
     const stop = w.node.onError === 'stop-session';
     const detach = !stop && w.subscribing;
     const details = detach ? { node_name: name, detached: true } : { node_name: name };
+    const on = this.depth > 0 ? this.inFlight?.type : undefined;
+    const fields = on === undefined ? { node: name, err } : { node: name, event_type: on, err };
+    if (stop) this.owner.logger.error(fields, `node "${name}" failed; stopping the session`);
+    else this.owner.logger.warn(fields, `node "${name}" failed`);
     this.owner.report(agentError(ErrorCodes.NODE_FAILED, err, { severity: stop ? 'fatal' : 'warning', details }));
     if (stop) this.owner.nodeStopsSession(name);
     else if (detach) w.detached = true;
@@ -218,6 +228,7 @@ export class Delivery {
       this.drain();
     } finally {
       this.depth = 0;
+      this.inFlight = undefined; // not kept alive between deliveries (audio frames are large)
     }
   }
 
@@ -240,6 +251,7 @@ export class Delivery {
       this.writeOut(e);
       return;
     }
+    this.inFlight = e;
     if (e.type === INTERRUPT) this.interrupts.push(e);
     this.bus?.publish(e, kind === CLIENT);
     const targets = this.rootTargets;
@@ -250,7 +262,10 @@ export class Delivery {
     // the bus publishes each object once: a pass-through's event is not published again
     this.bus?.publish(x, false);
     const children = w.children;
+    const outer = this.inFlight;
+    this.inFlight = x;
     for (let i = 0; i < children.length; i++) children[i].input.push(x);
+    this.inFlight = outer;
     if (w.toSink) this.writeOut(x);
   }
 

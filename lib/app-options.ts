@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidArgumentError } from './errors';
+import { checkedLogger, defaultLogger } from './logger';
 import type { CrewSession } from './session';
 import type { CrewLogger, SessionLimits } from './session-options';
 import { DEFAULT_SESSION_LIMITS } from './session-options';
@@ -77,7 +78,7 @@ export interface CrewAppOptions extends Partial<Omit<SessionLimits, 'maxFrameByt
   metrics?: boolean;
   /** Whether `GET /metrics` must pass `authenticate` too (401 otherwise). Default `false`: scrapers usually reach it on a private network. */
   metricsAuth?: boolean;
-  /** Default `console`. */
+  /** Where the app and its sessions log (pino-compatible; docs/observability.md#logs). Default: one shared `jsonLogger()` (JSON lines on stderr). */
   logger?: CrewLogger;
 }
 
@@ -148,7 +149,7 @@ export function resolveAppOptions(options: CrewAppOptions): ResolvedAppOptions {
     ...merged,
     twilio: resolveTwilio(options.twilio, merged.path),
     port,
-    logger: options.logger ?? console,
+    logger: options.logger === undefined ? defaultLogger() : checkedLogger(options.logger, 'CrewApp'),
     // frozen and complete: every session shares this one object
     limits: Object.freeze({
       maxFrameBytes: merged.maxPayload,

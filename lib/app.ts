@@ -55,7 +55,7 @@ export class CrewApp {
     this.transportOwner = {
       droppedAudio: () => this.crewMetrics?.dropped('slow_client'),
       overflow: (transport) => this.slowConsumer(transport),
-      socketError: (transport, err) => this.options.logger.warn(`rxcrew: session ${transport.sessionId}: socket error:`, err.message),
+      socketError: (transport, err) => this.options.logger.warn({ session_id: transport.sessionId, err }, `socket error: ${err.message}`),
       started: (transport) => this.sweeps.setupDone(transport.sessionId),
     };
     this.twilioHost = this.options.twilio && this.makeTwilioHost();
@@ -125,7 +125,7 @@ export class CrewApp {
         resolve();
       });
     });
-    server.on('error', (err) => this.options.logger.error('rxcrew: server error:', err));
+    server.on('error', (err) => this.options.logger.error({ err }, 'server error'));
     this.sweeps.start();
     this.accepting = true;
     const address = server.address() as AddressInfo;
@@ -136,16 +136,16 @@ export class CrewApp {
   async run(): Promise<void> {
     const { port, host } = await this.listen();
     const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
-    this.options.logger.info(`rxcrew listening on http://${shown}:${port}/ (WebSocket ws://${shown}:${port}${this.options.path})`);
+    this.options.logger.info({ port, host }, `rxcrew listening on http://${shown}:${port}/ (WebSocket ws://${shown}:${port}${this.options.path})`);
     await new Promise<void>((resolve) => {
       let signalled = false;
       const onSignal = (signal: NodeJS.Signals) => {
         if (signalled) {
-          this.options.logger.warn(`rxcrew: ${signal} again, exiting now`);
+          this.options.logger.warn({ signal }, `${signal} again, exiting now`);
           process.exit(1);
         }
         signalled = true;
-        this.options.logger.info(`rxcrew: ${signal}, closing ${this.live.size} session(s)`);
+        this.options.logger.info({ signal, sessions: this.live.size }, `${signal}, closing ${this.live.size} session(s)`);
         void this.close().then(() => {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
@@ -182,7 +182,7 @@ export class CrewApp {
     const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.options.closeTimeout)));
     const result = await Promise.race([ended, deadline]);
     clearTimeout(timer);
-    if (result === 'timeout') this.options.logger.warn('rxcrew: close timed out; terminating remaining connections');
+    if (result === 'timeout') this.options.logger.warn({ close_timeout_ms: this.options.closeTimeout }, 'close timed out; terminating remaining connections');
     for (const t of this.transports.values()) t.terminate();
     for (const client of this.gate?.wss.clients ?? []) client.terminate();
     // sessions whose teardown still waits on hooks are no longer live calls
@@ -217,7 +217,7 @@ export class CrewApp {
       this.live.delete(session.id);
       this.transports.delete(session.id);
       if (transport.stats.droppedAudioFrames > 0) {
-        logger.warn(`rxcrew: session ${session.id}: dropped ${transport.stats.droppedAudioFrames} audio frame(s) for a slow client`);
+        logger.warn({ session_id: session.id, event_type: 'agent.audio', dropped: transport.stats.droppedAudioFrames }, `dropped ${transport.stats.droppedAudioFrames} audio frame(s) for a slow client`);
       }
     });
     runSetup(setup, session);
@@ -265,7 +265,7 @@ export class CrewApp {
   private slowConsumer(transport: WsTransport): void {
     const session = this.live.get(transport.sessionId);
     if (session === undefined) return;
-    this.options.logger.warn(`rxcrew: session ${session.id}: client too slow (over ${this.options.sendHardLimit} bytes waiting); closing`);
+    this.options.logger.warn({ session_id: session.id, send_hard_limit: this.options.sendHardLimit }, `client too slow (over ${this.options.sendHardLimit} bytes waiting); closing`);
     void session.stop('client too slow', CloseCodes.TRY_AGAIN_LATER);
     const kill = setTimeout(() => transport.terminate(), 1000);
     kill.unref();
@@ -286,7 +286,7 @@ export class CrewApp {
       if (pathname === '/ready') return json(res, this.accepting ? 200 : 503, { ready: this.accepting });
       return json(res, 404, { error: 'not found' });
     } catch (err) {
-      this.options.logger.error('rxcrew: http handler failed:', err);
+      this.options.logger.error({ err, method: req.method, path: pathOf(req) }, 'http handler failed');
       if (!res.headersSent) json(res, 500, { error: 'internal error' });
       else res.destroy();
     }

@@ -14,6 +14,8 @@ export type { CrewConnection, CrewTransport } from './transport';
 export { CrewApp, AtomsCrewApp } from './app';
 export type { Authenticate, CrewAppOptions, HttpHandler, SetupHandler, TwilioOptions, TwilioStats } from './app';
 export { SessionContext } from './context';
+export { jsonLogger } from './logger';
+export type { JsonLogger, JsonLoggerOptions, LogFields, LogLevel, LogMethod } from './logger';
 
 // nodes
 export { BackgroundCrewNode, CrewNode, node } from './node';

@@ -1,14 +1,11 @@
-/** Where the runtime writes what it cannot send to a client. */
-export interface CrewLogger {
-  error(...args: unknown[]): void;
-  warn(...args: unknown[]): void;
-  info(...args: unknown[]): void;
-}
+import type { CrewLogger } from './logger';
+
+export type { CrewLogger };
 
 export interface CrewSessionOptions {
   /** Default: a random UUID. */
   id?: string;
-  /** Default: `console`. */
+  /** Default: one shared `jsonLogger()` (JSON lines on stderr). */
   logger?: CrewLogger;
   /** How long teardown waits for hooks still running (ms). Default 5000. */
   teardownTimeout?: number;

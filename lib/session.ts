@@ -8,6 +8,7 @@ import { SessionRuntime } from './internal/runtime';
 import { CloseCodes, CrewConnection, CrewTransport, isAllowedCloseCode } from './transport';
 import { AudioFormat, DEFAULT_AUDIO_FORMAT } from './audio/format';
 import { toMermaid } from './graph-drawing';
+import { checkedLogger, defaultLogger } from './logger';
 import type { CrewNode } from './node';
 import { CrewSessionOptions, SessionLimits, SessionState, sessionLimits } from './session-options';
 import './catalog';
@@ -49,7 +50,7 @@ export class CrewSession {
     this.auth = options.auth;
     this.limits = sessionLimits(options.limits);
     this.runtime = new SessionRuntime(this, {
-      logger: options.logger ?? console,
+      logger: options.logger === undefined ? defaultLogger() : checkedLogger(options.logger, 'CrewSession'),
       teardownTimeout: options.teardownTimeout ?? 5000,
       limits: this.limits,
       now: options.now ?? defaultNow,

@@ -40,6 +40,7 @@ describe('public exports', () => {
   "agentError",
   "defineEvent",
   "event",
+  "jsonLogger",
   "node",
   "tool",
 ]

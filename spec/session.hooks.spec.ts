@@ -181,7 +181,10 @@ describe('CrewSession.onEvent: failures', () => {
     await session.start();
     session.send({ type: 'test.x' });
     expect(client.all('agent.error')).toHaveLength(1);
-    expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('hook "agent.error" failed'), expect.any(Error));
+    expect(logger.error).toHaveBeenCalledWith(
+      { session_id: session.id, event_type: 'agent.error', pattern: 'agent.error', err: expect.any(Error) },
+      expect.stringContaining('hook "agent.error" failed'),
+    );
   });
 
   it('calls hooks with the session and the event', async () => {

@@ -5,6 +5,7 @@ import type { CrewEvent } from '../events';
 import type { Graph } from '../graph';
 import { BackgroundCrewNode, CrewNode, NodeContext } from '../node';
 import type { CrewSession } from '../session';
+import type { CrewLogger } from '../session-options';
 import type { EventBus } from './event-bus';
 import { Fanout } from './fanout';
 import type { SessionObserver } from './observer';
@@ -29,6 +30,8 @@ export interface DeliveryOwner {
   readonly ending: boolean;
   /** Who counts interrupts and node failures (metrics). */
   readonly observer: SessionObserver;
+  /** Where a node's failure is logged (the session's logger). */
+  readonly logger: CrewLogger;
 }
 
 /** A node as wired: its input and where its output goes. */
@@ -66,6 +69,8 @@ export class Delivery {
   private queueKinds: number[] | undefined;
   private queueEvents: CrewEvent[] | undefined;
   private queueHead = 0;
+  /** The event being pushed into nodes, while a delivery is in progress (a failing node's log names its type). */
+  private inFlight: CrewEvent | undefined;
 
   constructor(private readonly owner: DeliveryOwner) {}
 
@@ -176,6 +181,7 @@ export class Delivery {
       this.drain();
     } finally {
       this.depth = 0;
+      this.inFlight = undefined; // not kept alive between deliveries (audio frames are large)
     }
   }
 
@@ -200,6 +206,10 @@ export class Delivery {
     const detach = !stop && w.subscribing;
     const details = detach ? { node_name: name, detached: true } : { node_name: name };
     this.owner.observer.nodeError(name);
+    const on = this.depth > 0 ? this.inFlight?.type : undefined;
+    const fields = on === undefined ? { node: name, err } : { node: name, event_type: on, err };
+    if (stop) this.owner.logger.error(fields, `node "${name}" failed; stopping the session`);
+    else this.owner.logger.warn(fields, `node "${name}" failed`);
     this.owner.report(agentError(ErrorCodes.NODE_FAILED, err, { severity: stop ? 'fatal' : 'warning', details }));
     if (stop) this.owner.nodeStopsSession(name);
     else if (detach) w.detached = true;
@@ -222,6 +232,7 @@ export class Delivery {
       this.drain();
     } finally {
       this.depth = 0;
+      this.inFlight = undefined; // not kept alive between deliveries (audio frames are large)
     }
   }
 
@@ -244,6 +255,7 @@ export class Delivery {
       this.writeOut(e);
       return;
     }
+    this.inFlight = e;
     if (e.type === INTERRUPT) {
       this.interrupts.push(e);
       this.owner.observer.interrupt();
@@ -257,7 +269,10 @@ export class Delivery {
     // the bus publishes each object once: a pass-through's event is not published again
     this.bus?.publish(x, false);
     const children = w.children;
+    const outer = this.inFlight;
+    this.inFlight = x;
     for (let i = 0; i < children.length; i++) children[i].input.push(x);
+    this.inFlight = outer;
     if (w.toSink) this.writeOut(x);
   }
 

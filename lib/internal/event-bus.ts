@@ -130,7 +130,7 @@ export class EventBus {
 
   private failed(hook: Hook, e: CrewEvent, err: unknown): void {
     if (this.reports?.has(e) || this.quiet) {
-      this.owner.logger.error(`rxcrew: session ${this.owner.session.id}: hook "${hook.pattern}" failed on "${e.type}":`, err);
+      this.owner.logger.error({ event_type: e.type, pattern: hook.pattern, err }, `hook "${hook.pattern}" failed on "${e.type}"`);
       return;
     }
     const report = agentError(ErrorCodes.HOOK_FAILED, err, { details: { pattern: hook.pattern, event_type: e.type } });

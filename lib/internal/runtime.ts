@@ -1,12 +1,13 @@
 import type { Observable } from 'rxjs';
 import type { SessionContext } from '../context';
 import { agentError } from '../agent-error';
-import { AlreadyStartedError, CrewError, ErrorCodes, closeCodeOf, errorCodeOf, GraphLockedError, InvalidArgumentError, SessionClosedError } from '../errors';
+import { AlreadyStartedError, CrewError, ErrorCodes, closeCodeOf, errorCodeOf, GraphLockedError, InvalidArgumentError, NodeSetupError, SessionClosedError } from '../errors';
 import { CrewEvent, event } from '../events';
 import { Graph } from '../graph';
 import type { EventHandler } from '../hooks';
 import type { CrewNode } from '../node';
 import type { CrewSession } from '../session';
+import { boundLogger } from '../logger';
 import type { CrewLogger, SessionLimits, SessionState } from '../session-options';
 import { CloseCodes, CrewConnection, CrewTransport } from '../transport';
 import { ClientPort, PortOwner } from './client-port';
@@ -50,6 +51,8 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
   private completion: Promise<void> | undefined;
   private complete: (() => void) | undefined;
   private completed = false;
+  /** The options' logger with this session's `session_id` bound, made when first used. */
+  private log: CrewLogger | undefined;
 
   constructor(
     readonly session: CrewSession,
@@ -63,7 +66,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
   }
 
   get logger(): CrewLogger {
-    return this.options.logger;
+    return (this.log ??= boundLogger(this.options.logger, { session_id: this.session.id }));
   }
 
   get state(): SessionState {
@@ -131,7 +134,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
       this.delivery.wire(graph, this.session);
     } catch (err) {
       this.delivery.abandon();
-      this.logger.error(`rxcrew: session ${this.session.id}: start failed:`, err);
+      this.logger.error(err instanceof NodeSetupError ? { node: err.nodeName, err } : { err }, 'start failed');
       void this.fail(err, 'start failed', CloseCodes.INTERNAL_ERROR);
       throw err;
     }
@@ -213,7 +216,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
     try {
       this.transport!.send(e, this.port!.replyBinary);
     } catch (err) {
-      this.logger.error(`rxcrew: session ${this.session.id}: transport failed to send "${e.type}":`, err);
+      this.logger.error({ event_type: e.type, err }, 'the transport failed to send an event');
     }
   }
 
@@ -238,7 +241,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
           try {
             this.transport!.close(code, reason);
           } catch (err) {
-            this.logger.error(`rxcrew: session ${this.session.id}: transport failed to close:`, err);
+            this.logger.error({ err, code }, 'the transport failed to close');
           }
         }
         this.transportOpen = false;

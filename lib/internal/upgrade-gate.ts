@@ -63,7 +63,7 @@ export class UpgradeGate {
       authenticate !== undefined && authenticateTimeout > 0
         ? setTimeout(() => {
             if (!settle()) return;
-            logger.warn(`rxcrew: authenticate did not answer within ${authenticateTimeout} ms; refusing the connection (503)`);
+            logger.warn({ authenticate_timeout_ms: authenticateTimeout }, `authenticate did not answer within ${authenticateTimeout} ms; refusing the connection (503)`);
             refuseUpgrade(socket, 503, 'Service Unavailable');
           }, authenticateTimeout)
         : undefined;
@@ -108,7 +108,7 @@ export class UpgradeGate {
       const auth = await this.options.authenticate(req);
       return auth === false || auth === null || auth === undefined ? REFUSED : auth;
     } catch (err) {
-      this.options.logger.warn('rxcrew: authenticate threw; refusing the connection:', err);
+      this.options.logger.warn({ err }, 'authenticate threw; refusing the connection (401)');
       return REFUSED;
     }
   }

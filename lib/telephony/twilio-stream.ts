@@ -56,6 +56,8 @@ export class TwilioStream {
   private transport: TwilioTransport | undefined;
   private startTimer: NodeJS.Timeout | undefined;
   private logged = 0;
+  /** What this stream's records carry once it has started: its session and stream. */
+  private logFields: { session_id?: string; stream_sid?: string } = {};
 
   constructor(
     private readonly ws: WebSocket,
@@ -67,7 +69,7 @@ export class TwilioStream {
     });
     ws.on('pong', () => void (this.alive = true));
     ws.on('close', (code: number, reason: Buffer) => this.closed(code, reason.toString()));
-    ws.on('error', (err: Error) => host.logger.warn('rxcrew: twilio stream: socket error:', err.message));
+    ws.on('error', (err: Error) => this.log(`socket error: ${err.message}`, err));
     if (host.startTimeout > 0) {
       this.startTimer = setTimeout(() => {
         this.problem('no start message in time; closing');
@@ -143,6 +145,7 @@ export class TwilioStream {
     const session = new CrewSession({ logger, limits });
     const transport = new TwilioTransport(this.ws, streamSid, session, this.host.transport);
     this.transport = transport;
+    this.logFields = { session_id: session.id, stream_sid: streamSid };
     this.connection = session.attach(transport);
     this.host.opened(session, transport);
     // as a web client's system.init would: the call's variables and the phone's audio format
@@ -169,6 +172,10 @@ export class TwilioStream {
   }
 
   private problem(text: string): void {
-    if (this.logged++ < LOGGED_PER_STREAM) this.host.logger.warn(`rxcrew: twilio stream ${this.transport?.streamSid ?? '(not started)'}: ${text}`);
+    if (this.logged++ < LOGGED_PER_STREAM) this.log(text);
+  }
+
+  private log(msg: string, err?: Error): void {
+    this.host.logger.warn(err === undefined ? this.logFields : { ...this.logFields, err }, `twilio stream: ${msg}`);
   }
 }

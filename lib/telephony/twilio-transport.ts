@@ -85,7 +85,10 @@ export class TwilioTransport implements CrewTransport {
     if (e.type === 'agent.audio' && e.audio instanceof Uint8Array) {
       const rate = (e.sample_rate as number | undefined) ?? TWILIO_SAMPLE_RATE;
       if (rate !== TWILIO_SAMPLE_RATE) {
-        if (this.droppedFrames++ === 0) this.options.logger.warn(`rxcrew: twilio stream ${this.streamSid}: agent.audio at ${rate} Hz dropped (the stream is 8000 Hz)`);
+        if (this.droppedFrames++ === 0) {
+          const fields = { session_id: this.session.id, stream_sid: this.streamSid, event_type: e.type, sample_rate: rate };
+          this.options.logger.warn(fields, `twilio stream: agent.audio at ${rate} Hz dropped (the stream is 8000 Hz)`);
+        }
         return;
       }
       this.queue.push(e);

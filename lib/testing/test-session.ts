@@ -5,6 +5,7 @@ import type { CrewEvent } from '../events';
 import { runSetup } from '../internal/run-setup';
 import { CrewSession } from '../session';
 import type { CrewLogger, CrewSessionOptions } from '../session-options';
+import type { LogFields } from '../logger';
 import {
   Comparison,
   defaultAssert,
@@ -206,12 +207,16 @@ function perform(input: Input, session: CrewSession, client: TestClient): () => 
   }
 }
 
+/** A logger that keeps each record as one line: `level: message key=value …`. */
 function collecting(lines: string[]): CrewLogger {
   const keep =
     (level: string) =>
-    (...args: unknown[]) =>
-      void lines.push(`${level}: ${args.map(describeValue).join(' ')}`);
-  return { error: keep('error'), warn: keep('warn'), info: keep('info') };
+    (fields: LogFields | string, msg?: string) => {
+      if (typeof fields === 'string') return void lines.push(`${level}: ${fields}`);
+      const pairs = Object.entries(fields).map(([key, value]) => `${key}=${describeValue(value)}`);
+      lines.push([`${level}:`, ...(msg === undefined ? [] : [msg]), ...pairs].join(' '));
+    };
+  return { error: keep('error'), warn: keep('warn'), info: keep('info'), debug: keep('debug') };
 }
 
 function describeValue(value: unknown): string {

@@ -94,8 +94,8 @@ export interface Exit {
 export interface TsProcess {
   child: ChildProcess;
   stdout: () => string;
-  /** Resolves once `text` (or a match of the pattern) is on stdout; the match's groups for a pattern. */
-  printed(text: string | RegExp): Promise<RegExpMatchArray | null>;
+  /** Resolves once `text` (or a match of the pattern) is on stdout (or `stream`); the match's groups for a pattern. */
+  printed(text: string | RegExp, stream?: 'stdout' | 'stderr'): Promise<RegExpMatchArray | null>;
   /** Resolves with the exit code and all output; rejects (and kills it) if it outlives its guard. */
   exited: Promise<Exit>;
 }
@@ -123,7 +123,10 @@ export function runTs(
     stdout += d;
     for (const w of [...watchers]) w();
   });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    for (const w of [...watchers]) w();
+  });
   const exited = new Promise<Exit>((resolve, reject) => {
     const guard =
       guardMs === false
@@ -137,10 +140,11 @@ export function runTs(
       resolve({ code, stdout, stderr });
     });
   });
-  const printed = (text: string | RegExp) =>
+  const printed = (text: string | RegExp, stream: 'stdout' | 'stderr' = 'stdout') =>
     new Promise<RegExpMatchArray | null>((resolve, reject) => {
       const check = () => {
-        const match = typeof text === 'string' ? (stdout.includes(text) ? null : undefined) : (stdout.match(text) ?? undefined);
+        const out = stream === 'stdout' ? stdout : stderr;
+        const match = typeof text === 'string' ? (out.includes(text) ? null : undefined) : (out.match(text) ?? undefined);
         if (match === undefined) return;
         watchers.delete(check);
         resolve(match);

@@ -92,7 +92,7 @@ describe('CrewApp authentication and origin checks (real ws clients)', () => {
         throw new Error('auth backend down');
       } });
       await expect(connect()).rejects.toThrow('upgrade refused: 401');
-      expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/authenticate threw/), expect.objectContaining({ message: 'auth backend down' }));
+      expect(logger.warn).toHaveBeenCalledWith({ err: expect.objectContaining({ message: 'auth backend down' }) }, expect.stringMatching(/authenticate threw/));
     });
 
     it('refuses with 503 an authenticate that does not answer within authenticateTimeout, and logs it', async () => {
@@ -102,7 +102,7 @@ describe('CrewApp authentication and origin checks (real ws clients)', () => {
       await expect(connect()).rejects.toThrow('upgrade refused: 503');
       expect(setup).not.toHaveBeenCalled();
       expect(app.sessions.size).toBe(0);
-      expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/authenticate did not answer within 50 ms/));
+      expect(logger.warn).toHaveBeenCalledWith({ authenticate_timeout_ms: 50 }, expect.stringMatching(/authenticate did not answer within 50 ms/));
     });
 
     it('waits for an async authenticate', async () => {

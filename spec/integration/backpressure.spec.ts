@@ -110,7 +110,7 @@ describe('CrewApp backpressure on a slow reader (real ws clients)', () => {
   }
 
   it('drops audio oldest-first (counted) within the soft limit, keeps JSON events in order, and does not slow another client', async () => {
-    const { app, slow, normal, command, stats, logger } = await start();
+    const { app, slow, normal, slowSession, command, stats, logger } = await start();
     pause(slow);
 
     let sent = await fillUntilDropping(app, stats, command);
@@ -139,7 +139,10 @@ describe('CrewApp backpressure on a slow reader (real ws clients)', () => {
     expect(slow.closeInfo).toBeUndefined();
 
     await slow.close();
-    expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(new RegExp(`dropped ${dropped} audio frame`)));
+    expect(logger.warn).toHaveBeenCalledWith(
+      { session_id: slowSession.id, event_type: 'agent.audio', dropped },
+      expect.stringMatching(new RegExp(`dropped ${dropped} audio frame`)),
+    );
   });
 
   it('sends the JSON events still queued before the close frame when the session stops during the backlog', async () => {
@@ -191,7 +194,7 @@ describe('CrewApp backpressure on a slow reader (real ws clients)', () => {
     await within(slowSession.waitUntilComplete(), 'the slow session to end');
     expect(app.sessions.size).toBe(1);
     expect(app.transportStats(slowSession.id)).toBeUndefined();
-    expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/client too slow/));
+    expect(logger.warn).toHaveBeenCalledWith(expect.objectContaining({ session_id: slowSession.id }), expect.stringMatching(/client too slow/));
 
     resume(slow);
     expect((await within(slow.closed, 'the slow client close')).code).toBe(1013);

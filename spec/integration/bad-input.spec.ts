@@ -153,7 +153,10 @@ describe('CrewApp protocol-level bad input (real ws client)', () => {
     offender.send(say('x'.repeat(5000)));
     expect((await within(offender.closed, 'the close')).code).toBe(1009);
     expect(await within(left, 'system.user.left')).toMatchObject({ code: 1009 });
-    expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('socket error'), expect.stringMatching(/payload/i));
+    expect(logger.warn).toHaveBeenCalledWith(
+      { session_id: expect.any(String), err: expect.objectContaining({ message: expect.stringMatching(/payload/i) }) },
+      expect.stringContaining('socket error'),
+    );
     await expectBystanderUnaffected(app, bystander);
   });
 
@@ -163,7 +166,10 @@ describe('CrewApp protocol-level bad input (real ws client)', () => {
     offender.socket.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
     expect((await within(offender.closed, 'the close')).code).toBe(1007);
     expect(await within(left, 'system.user.left')).toMatchObject({ code: 1007 });
-    expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('socket error'), expect.stringMatching(/UTF-8/i));
+    expect(logger.warn).toHaveBeenCalledWith(
+      { session_id: expect.any(String), err: expect.objectContaining({ message: expect.stringMatching(/UTF-8/i) }) },
+      expect.stringContaining('socket error'),
+    );
     await expectBystanderUnaffected(app, bystander);
   });
 });

@@ -162,7 +162,10 @@ describe('CrewApp failures (real ws client)', () => {
       await client.next((e: CrewEvent) => e.type === 'agent.speak' && e.text === 'probe');
 
       expect(client.types.filter((t) => t === 'agent.error')).toHaveLength(2);
-      expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('failed on "agent.error"'), expect.any(Error));
+      expect(logger.error).toHaveBeenCalledWith(
+        { session_id: expect.any(String), event_type: 'agent.error', pattern: '*', err: expect.any(Error) },
+        expect.stringContaining('failed on "agent.error"'),
+      );
     });
   });
 

@@ -133,6 +133,9 @@ describe('CrewApp HTTP routes', () => {
       },
     });
     expect((await get(`${http}/anything`)).status).toBe(500);
-    expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('http handler failed'), expect.objectContaining({ message: 'route broke' }));
+    expect(logger.error).toHaveBeenCalledWith(
+      expect.objectContaining({ err: expect.objectContaining({ message: 'route broke' }) }),
+      expect.stringContaining('http handler failed'),
+    );
   });
 });

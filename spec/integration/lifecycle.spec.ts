@@ -155,7 +155,7 @@ describe('CrewApp close codes and session end (real ws client)', () => {
     try {
       await within(app.close(), 'app.close()');
       expect((await within(client.closed, 'the close')).code).toBe(1001);
-      expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('close timed out'));
+      expect(logger.warn).toHaveBeenCalledWith(expect.objectContaining({ close_timeout_ms: expect.any(Number) }), expect.stringContaining('close timed out'));
     } finally {
       hang.resolve();
     }

@@ -32,15 +32,15 @@ describe('sales-agent demo with rxcrew chat, end to end', () => {
       guardMs: false,
       env: { PORT: '0', HOST: '127.0.0.1', OPENAI_API_KEY: '', OPENAI_BASE_URL: '' },
     });
-    const match = await server.printed(/listening on http:\/\/127\.0\.0\.1:(\d+)\//);
+    const match = await server.printed(/listening on http:\/\/127\.0\.0\.1:(\d+)\//, 'stderr');
     url = `ws://127.0.0.1:${match![1]}/ws`;
   });
 
   afterAll(async () => {
     server.child.kill('SIGTERM');
-    const { code, stdout } = await server.exited;
+    const { code, stderr } = await server.exited;
     expect(code).toBe(0); // closed gracefully on SIGTERM
-    expect(stdout).toContain('closing');
+    expect(stderr).toContain('closing'); // logged by the default logger
   });
 
   it('greets by name, answers the scripted questions in order, and exits 0 after the agent ends the call', async () => {

@@ -59,7 +59,7 @@ describe('CrewApp graceful shutdown', () => {
     expect(elapsed).toBeLessThan(1400);
     expect(hooksStarted).toEqual([1001, 1001]);
     expect(app.sessions.size).toBe(0);
-    expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/close timed out/));
+    expect(logger.warn).toHaveBeenCalledWith(expect.objectContaining({ close_timeout_ms: expect.any(Number) }), expect.stringMatching(/close timed out/));
     await expect(within(fetch(`${http}/ready`), 'a refused request')).rejects.toThrow();
   });
 
@@ -142,7 +142,7 @@ describe('a server process on SIGTERM', () => {
 
   async function startServer(env: NodeJS.ProcessEnv = {}) {
     const server = runTs(FIXTURE, [], { env, guardMs: 15_000 });
-    const match = await within(server.printed(/listening on http:\/\/127\.0\.0\.1:(\d+)\//), 'the server to listen', 10_000);
+    const match = await within(server.printed(/listening on http:\/\/127\.0\.0\.1:(\d+)\//, 'stderr'), 'the server to listen', 10_000);
     const client = await CrewClient.connect(`ws://127.0.0.1:${match![1]}/ws`);
     await client.next('agent.ready', 5000);
     client.send(say('hello'));
@@ -155,8 +155,11 @@ describe('a server process on SIGTERM', () => {
     server.child.kill('SIGTERM');
 
     expect((await within(client.closed, 'the client close', 5000)).code).toBe(1001);
-    const { code, stdout } = await server.exited;
-    expect(stdout).toMatch(/SIGTERM, closing 1 session/);
+    const { code, stdout, stderr } = await server.exited;
+    // the default logger: one JSON record per line on stderr
+    const records = stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records).toContainEqual({ level: 'info', time: expect.any(Number), msg: 'SIGTERM, closing 1 session(s)', signal: 'SIGTERM', sessions: 1 });
+    expect(records[0]).toMatchObject({ level: 'info', msg: expect.stringMatching(/^rxcrew listening on/), host: '127.0.0.1' });
     expect(stdout).toContain('user.left hook ran: code 1001');
     expect(stdout).toContain('server closed');
     expect(code).toBe(0);

@@ -429,7 +429,7 @@ describe('testSession', () => {
       const result = await testSession(loop, { expected: '(e#)', values: { e: { type: 'agent.error', severity: 'fatal' } } }, like);
       expect(result.logged.join('\n')).toMatch(/start failed/);
       await expect(testSession(loop, { expected: '-' })).rejects.toThrow(
-        /The session logged:\n {2}error: rxcrew: session test: start failed: GraphCycleError/,
+        /The session logged:\n {2}error: start failed session_id=test err=GraphCycleError: /,
       );
     });
   });

@@ -140,12 +140,13 @@ describe('Twilio transport (CrewApp twilio: true)', () => {
     // every media is followed by its mark
     const kinds = caller.received.filter((e) => e.kind !== 'clear').map((e) => e.kind);
     for (let i = 0; i < frames * 2; i += 2) expect(kinds.slice(i, i + 2)).toEqual(['media', 'mark']);
-    // paced: the last chunk cannot arrive before (audio − lead − one chunk) after the first, less 20 %
+    // paced: playback starts after the caller's `start`, and no chunk is sent ahead of it by more than
+    // the lead. Measured from `start` (not from the first chunk, which a stalled process may read late
+    // and together with the next ones), these lower bounds hold on any machine, however loaded.
+    const startAt = caller.sent.find((s) => s.message.event === 'start')!.at;
+    got.forEach((m, k) => expect(m.at - startAt).toBeGreaterThanOrEqual(k * 20 - 100 - 5));
     const span = got[got.length - 1].at - got[0].at;
-    expect(span).toBeGreaterThanOrEqual(0.8 * (audioMs - 100 - 20));
     pacing.push(span / (audioMs - 100 - 20));
-    // and no chunk ran ahead of real time by more than the lead (lower bound per chunk)
-    got.forEach((m, k) => expect(m.at - got[0].at).toBeGreaterThanOrEqual(k * 20 - 100 - 5));
     expect(caller.problems).toEqual([]);
     await caller.stop();
   });

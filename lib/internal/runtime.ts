@@ -13,6 +13,7 @@ import { ClientPort, PortOwner } from './client-port';
 import { CLIENT, Delivery, DeliveryOwner, ROOT, SINK } from './delivery';
 import { BusOwner, EventBus } from './event-bus';
 import { NO_OBSERVER, Observed, registerObserved, SessionObserver } from './observer';
+import { existingVoiceClockOf, VoiceClock } from '../audio/voice-clock';
 
 /** What a runtime is made with (the session's options, resolved). */
 export interface RuntimeOptions {
@@ -23,6 +24,8 @@ export interface RuntimeOptions {
 }
 
 const NO_NODES: readonly CrewNode[] = Object.freeze([]);
+const AUDIO = 'agent.audio';
+const STOPPED_SPEAKING = 'system.user.stopped_speaking';
 
 /**
  * What a `CrewSession` is at run time: its lifecycle (created → running →
@@ -50,6 +53,8 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
   private completion: Promise<void> | undefined;
   private complete: (() => void) | undefined;
   private completed = false;
+  /** The voice timings, when a node of the graph made them (a voice graph); see lib/audio/voice-clock.ts. */
+  private voice: VoiceClock | undefined;
 
   constructor(
     readonly session: CrewSession,
@@ -139,6 +144,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
     this.wiredNodes = graph.nodes.slice(); // sized exactly
     this.graph = undefined;
     this.currentState = 'running';
+    this.timeVoice();
     if (this.transport?.interrupted !== undefined) {
       const transport = this.transport;
       this.delivery.interrupts.subscribe((e) => {
@@ -180,6 +186,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
   // ---- what the port, the graph and the bus report ---------------------
 
   deliver(e: CrewEvent, fromClient: boolean): void {
+    if (this.voice !== undefined && fromClient && e.type === STOPPED_SPEAKING) this.voice.userStopped();
     this.delivery.enter(fromClient ? CLIENT : ROOT, e);
   }
 
@@ -208,6 +215,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
 
   write(e: CrewEvent): void {
     if (!this.transportOpen) return;
+    if (this.voice !== undefined && e.type === AUDIO) this.voice.audioSent(e, this.session.audioFormat.outputSampleRate);
     try {
       this.transport!.send(e, this.port!.replyBinary);
     } catch (err) {
@@ -231,6 +239,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
       const teardown = () => {
         const delivery = this.delivery;
         delivery.finish(event('system.user.left', { session_id: this.session.id, code, reason }), this.currentState === 'running');
+        this.voice?.close();
         if (closeTransport && this.transportOpen) {
           try {
             this.transport!.close(code, reason);
@@ -253,6 +262,15 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
       else teardown();
     });
     return this.endPromise;
+  }
+
+  /** A voice graph's nodes made a voice clock while being wired: it reads the session's clock and hears every interrupt. */
+  private timeVoice(): void {
+    const voice = existingVoiceClockOf(this.session);
+    if (voice === undefined) return;
+    this.voice = voice;
+    voice.now = this.options.now;
+    this.delivery.interrupts.subscribe(() => voice.interrupted());
   }
 
   private eventBus(): EventBus {

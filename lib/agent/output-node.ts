@@ -1,5 +1,4 @@
 import { asyncScheduler, Observable, SchedulerLike, Subscriber, TeardownLogic } from 'rxjs';
-import { existingVoiceClockOf } from '../audio/voice-clock';
 import { InvalidArgumentError } from '../errors';
 import { CrewEvent, event } from '../events';
 import { CrewNode, CrewNodeOptions, NodeContext } from '../node';
@@ -179,7 +178,7 @@ export abstract class OutputCrewNode extends CrewNode {
     const now = scheduler === undefined ? () => performance.now() : () => scheduler.now();
     const session = ctx.session;
     const reporter = this.turnMetrics
-      ? new TurnReporter(session, existingVoiceClockOf(session), scheduler ?? asyncScheduler, VOICE_FIGURES_WAIT_MS, (e) => output.next(e))
+      ? new TurnReporter(session, scheduler ?? asyncScheduler, VOICE_FIGURES_WAIT_MS, (e) => output.next(e))
       : undefined;
     return new TurnRunner(this, conversation, ctx, this.maxToolRounds, output, now, reporter);
   }

@@ -1,5 +1,5 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
-import type { VoiceClock } from '../audio/voice-clock';
+import { existingVoiceClockOf } from '../audio/voice-clock';
 import { CrewEvent, event } from '../events';
 import { observerOf } from '../internal/observer';
 import type { CrewSession } from '../session';
@@ -24,10 +24,10 @@ interface Waiting {
 export class TurnReporter {
   private waiting: Waiting[] = [];
   private stopListening: (() => void) | undefined;
+  private checkQueued = false;
 
   constructor(
     private readonly session: CrewSession,
-    private readonly voice: VoiceClock | undefined,
     private readonly scheduler: SchedulerLike,
     private readonly waitMs: number,
     /** Sends an event later (the node's output). */
@@ -36,12 +36,13 @@ export class TurnReporter {
 
   /** A turn ended: its `agent.log` to send right after its end, or undefined when it waits (it is sent later). */
   ended(metrics: TurnMetrics): CrewEvent | undefined {
-    if (metrics.outcome !== 'completed' || metrics.chunks === 0 || this.voice?.speaks !== true || this.settled(metrics.request_id)) {
+    const voice = existingVoiceClockOf(this.session);
+    if (metrics.outcome !== 'completed' || metrics.chunks === 0 || voice?.speaks !== true || this.settled(metrics.request_id)) {
       return this.report(metrics);
     }
     const timer = this.scheduler.schedule(() => this.send(metrics), this.waitMs);
     this.waiting.push({ metrics, timer });
-    this.stopListening ??= this.voice.onChange(() => this.check());
+    this.stopListening ??= voice.onChange(() => this.checkSoon());
     return undefined;
   }
 
@@ -59,11 +60,24 @@ export class TurnReporter {
 
   /** Whether the voice figures of reply `id` are known (or will not come). */
   private settled(id: string): boolean {
-    const voice = this.voice!;
+    const voice = existingVoiceClockOf(this.session)!;
     const speech = voice.figures(id);
     const tts = speech !== undefined && (speech.ttsTtfbMs !== undefined || speech.silent);
     const response = !voice.awaitingResponse || (speech !== undefined && (speech.audioSent || speech.silent));
     return tts && response;
+  }
+
+  /**
+   * Checks once the delivery in progress is over: a figure is recorded while an
+   * audio frame is being delivered, and the figures must not overtake that frame.
+   */
+  private checkSoon(): void {
+    if (this.checkQueued) return;
+    this.checkQueued = true;
+    queueMicrotask(() => {
+      this.checkQueued = false;
+      this.check();
+    });
   }
 
   private check(): void {
@@ -84,7 +98,7 @@ export class TurnReporter {
 
   /** The figures with the voice ones known, to the observer; the event that carries them. */
   private report(metrics: TurnMetrics): CrewEvent {
-    const speech = this.voice?.figures(metrics.request_id);
+    const speech = existingVoiceClockOf(this.session)?.figures(metrics.request_id);
     if (speech?.ttsTtfbMs !== undefined) metrics.tts_ttfb_ms = ms(speech.ttsTtfbMs);
     if (speech?.voiceResponseMs !== undefined) metrics.voice_response_ms = ms(speech.voiceResponseMs);
     observerOf(this.session).turn(metrics);

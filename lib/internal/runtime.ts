@@ -13,7 +13,7 @@ import { ClientPort, PortOwner } from './client-port';
 import { CLIENT, Delivery, DeliveryOwner, ROOT, SINK } from './delivery';
 import { BusOwner, EventBus } from './event-bus';
 import { NO_OBSERVER, Observed, registerObserved, SessionObserver } from './observer';
-import { existingVoiceClockOf, VoiceClock } from '../audio/voice-clock';
+import { existingVoiceClockOf, VoiceClock, voiceClockOf } from '../audio/voice-clock';
 
 /** What a runtime is made with (the session's options, resolved). */
 export interface RuntimeOptions {
@@ -144,7 +144,8 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
     this.wiredNodes = graph.nodes.slice(); // sized exactly
     this.graph = undefined;
     this.currentState = 'running';
-    this.timeVoice();
+    // a voice graph's nodes made the clock while being wired; any other session makes it at its first audio
+    if (existingVoiceClockOf(this.session) !== undefined) this.timeVoice();
     if (this.transport?.interrupted !== undefined) {
       const transport = this.transport;
       this.delivery.interrupts.subscribe((e) => {
@@ -186,7 +187,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
   // ---- what the port, the graph and the bus report ---------------------
 
   deliver(e: CrewEvent, fromClient: boolean): void {
-    if (this.voice !== undefined && fromClient && e.type === STOPPED_SPEAKING) this.voice.userStopped();
+    if (fromClient && e.type === STOPPED_SPEAKING) (this.voice ?? this.timeVoice()).userStopped();
     this.delivery.enter(fromClient ? CLIENT : ROOT, e);
   }
 
@@ -215,12 +216,12 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
 
   write(e: CrewEvent): void {
     if (!this.transportOpen) return;
-    if (this.voice !== undefined && e.type === AUDIO) this.voice.audioSent(e, this.session.audioFormat.outputSampleRate);
     try {
       this.transport!.send(e, this.port!.replyBinary);
     } catch (err) {
       this.logger.error(`rxcrew: session ${this.session.id}: transport failed to send "${e.type}":`, err);
     }
+    if (e.type === AUDIO) (this.voice ?? this.timeVoice()).audioSent(e, this.session.audioFormat.outputSampleRate);
   }
 
   // ---- the end ----------------------------------------------------------
@@ -264,13 +265,12 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
     return this.endPromise;
   }
 
-  /** A voice graph's nodes made a voice clock while being wired: it reads the session's clock and hears every interrupt. */
-  private timeVoice(): void {
-    const voice = existingVoiceClockOf(this.session);
-    if (voice === undefined) return;
-    this.voice = voice;
+  /** The session's voice clock, from now on reading the session's clock and hearing every interrupt. */
+  private timeVoice(): VoiceClock {
+    const voice = (this.voice = voiceClockOf(this.session));
     voice.now = this.options.now;
     this.delivery.interrupts.subscribe(() => voice.interrupted());
+    return voice;
   }
 
   private eventBus(): EventBus {

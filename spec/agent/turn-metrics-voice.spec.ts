@@ -160,6 +160,26 @@ describe('turn figures in a voice graph', () => {
     expect(turns.map((t) => [t.at, t.metrics.outcome])).toEqual([[50, 'completed']]);
   });
 
+  it('does not wait for audio of a reply with nothing to say', async () => {
+    const { turns, observer } = recorder();
+    class Blank extends OutputCrewNode {
+      async *generateResponse(): AsyncGenerator<string> {
+        await new Promise((r) => setTimeout(r, 10));
+        yield '  ';
+      }
+    }
+    await testSession(
+      (session) => {
+        observeSession(session, observer);
+        const agent = new Blank();
+        const tts = new TextToSpeech({ engine: new SlowEngine(40) });
+        session.addNode(agent).addNode(tts).addEdge(agent, tts);
+      },
+      { client: '-----s----q', values: { s: stopped, q: request('q1') } },
+    );
+    expect(turns.map((t) => [t.at, t.metrics.chunks, 'tts_ttfb_ms' in t.metrics])).toEqual([[20, 1, false]]);
+  });
+
   it('sends a chat turn\'s figures at once in a graph without text-to-speech', async () => {
     const { turns, observer } = recorder();
     await testSession(

@@ -42,6 +42,10 @@ export interface TextToSpeechOptions extends CrewNodeOptions {
  * error's code, e.g. `CREW_ERR_TTS_HTTP`, or `CREW_ERR_TTS_FAILED` for an error
  * with no rxcrew code); the next sentence is spoken.
  *
+ * Each reply's first sentence given to the engine → its first frame is recorded
+ * on the session's voice clock (`tts_ttfb_ms` of the turn's `turn.metrics`), and
+ * its presence makes `OutputCrewNode` wait for the reply's voice figures.
+ *
  * ```
  * input:  s--c------c----e         s: start, c: chunks "Hello there, friend. How", " are you?", e: end
  * output: s--c-~~aaa-c---e~~aaa    aaa: agent.audio of "Hello there, friend." (the rest at the end)

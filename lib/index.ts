@@ -28,6 +28,7 @@ export type { OutputCrewNodeOptions } from './agent/output-node';
 export { tool } from './agent/tool';
 export type { Tool, ToolContext } from './agent/tool';
 export type { ChatMessage, Responder, ToolCall, ToolCallRequest, ToolSpec, Turn, TurnOutput, Usage } from './agent/types';
+export type { TurnMetrics } from './turn-metrics';
 
 // events
 export { defineEvent, event } from './events';

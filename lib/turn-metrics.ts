@@ -12,7 +12,7 @@ export interface TurnMetrics {
   duration_ms: number;
   /** Time spent running tools within the turn. */
   tool_ms: number;
-  /** The reply's first text → its first audio from `TextToSpeech` (voice graphs only). */
+  /** The reply's first sentence given to the TTS engine → its first audio from `TextToSpeech` (voice graphs only). */
   tts_ttfb_ms?: number;
   /** The user stopped speaking → the reply's first audio sent to the client (voice graphs only). */
   voice_response_ms?: number;

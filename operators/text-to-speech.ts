@@ -9,6 +9,7 @@ import { pcmPiecesOf, TtsEngine } from '../lib/tts/engine';
 import { MespeakEngine } from '../lib/tts/mespeak-engine';
 import { SentenceSplitter, splitSentences } from '../lib/tts/sentences';
 import { interruptibleConcatMap } from '../lib/interruptible-concat-map';
+import { VoiceClock, voiceClockOf } from '../lib/audio/voice-clock';
 
 export interface TextToSpeechOptions extends CrewNodeOptions {
   /** The speech engine. Default: a `MespeakEngine` (embedded, offline). */
@@ -40,6 +41,10 @@ export interface TextToSpeechOptions extends CrewNodeOptions {
  * engine failure becomes an `agent.error` warning (payload.code the engine
  * error's code, e.g. `CREW_ERR_TTS_HTTP`, or `CREW_ERR_TTS_FAILED` for an error
  * with no rxcrew code); the next sentence is spoken.
+ *
+ * Each reply's first sentence given to the engine → its first frame is recorded
+ * on the session's voice clock (`tts_ttfb_ms` of the turn's `turn.metrics`), and
+ * its presence makes `OutputCrewNode` wait for the reply's voice figures.
  *
  * ```
  * input:  s--c------c----e         s: start, c: chunks "Hello there, friend. How", " are you?", e: end
@@ -75,9 +80,13 @@ export class TextToSpeech extends CrewNode {
       let muted = false; // an interrupt silences the rest of the reply it cut
       const sentences = new Subject<Sentence>();
       let speechId = ''; // the reply being spoken
+      let spoken = 0; // sentences of that reply queued
+      const voice = voiceClockOf(ctx.session);
+      voice.speaks = true;
+      const timing = new FirstAudio(voice);
 
       const audio = sentences
-        .pipe(interruptibleConcatMap((s, signal) => this.speech(s, signal, ctx), ctx.interrupt$))
+        .pipe(interruptibleConcatMap((s, signal) => this.speech(s, signal, ctx, timing), ctx.interrupt$))
         .subscribe({ next: (e) => subscriber.next(e), error: (err) => subscriber.error(err), complete: () => subscriber.complete() });
       const interruption = ctx.interrupt$.subscribe(() => {
         reply.reset();
@@ -95,13 +104,17 @@ export class TextToSpeech extends CrewNode {
             reply.reset();
             muted = false;
             id = speechId = typeof e.request_id === 'string' ? e.request_id : randomUUID();
+            spoken = 0;
+            timing.reply(id);
           } else if (e.type === 'agent.llm.response.chunk' && typeof e.text === 'string') {
             if (!muted) texts = reply.push(e.text);
           } else if (e.type === 'agent.llm.response.end') {
             if (!muted && e.interrupted !== true) texts = reply.flush();
             reply.reset();
             muted = false;
+            if (spoken + texts.length === 0) voice.silent(id);
           }
+          if (id === speechId) spoken += texts.length;
           for (const text of texts) sentences.next({ text, id });
         },
         error: (err) => subscriber.error(err),
@@ -117,14 +130,18 @@ export class TextToSpeech extends CrewNode {
   }
 
   /** One sentence's audio, in frames; a failure becomes an `agent.error` warning. */
-  private speech({ text, id }: Sentence, signal: AbortSignal, ctx: NodeContext): Observable<CrewEvent> {
+  private speech({ text, id }: Sentence, signal: AbortSignal, ctx: NodeContext, timing: FirstAudio): Observable<CrewEvent> {
     return new Observable<CrewEvent>((subscriber) => {
       const rate = ctx.session.audioFormat.outputSampleRate;
       const frames = new PcmFramer(pcmBytes(this.frameMs, rate));
+      timing.synthesizing(id);
       // one frame is held back, so that the sentence's last one can carry its text
       let held: Buffer | undefined;
       const send = (audio: Buffer) => {
-        if (held) subscriber.next(event('agent.audio', { audio: held, sample_rate: rate, speech_id: id }));
+        if (held) {
+          timing.audio(id);
+          subscriber.next(event('agent.audio', { audio: held, sample_rate: rate, speech_id: id }));
+        }
         held = audio;
       };
       const run = async () => {
@@ -134,7 +151,10 @@ export class TextToSpeech extends CrewNode {
         }
         const last = frames.flush();
         if (last) send(last);
-        if (held && !signal.aborted) subscriber.next(event('agent.audio', { audio: held, sample_rate: rate, speech_id: id, text }));
+        if (held && !signal.aborted) {
+          timing.audio(id);
+          subscriber.next(event('agent.audio', { audio: held, sample_rate: rate, speech_id: id, text }));
+        }
       };
       run().then(
         () => subscriber.complete(),
@@ -151,6 +171,33 @@ export class TextToSpeech extends CrewNode {
     const details = { node_name: this.name, engine: this.engine.name };
     const message = errorMessage(ErrorCodes.TTS_FAILED, { ...details, cause: err });
     return agentError(errorCodeOf(err, ErrorCodes.TTS_FAILED), err, { message, details });
+  }
+}
+
+/**
+ * Times a reply's text → first audio for the session's voice clock: from its
+ * first sentence given to the engine to its first frame (once per reply).
+ */
+class FirstAudio {
+  private id: string | undefined;
+  private startedAt: number | undefined;
+
+  constructor(private readonly voice: VoiceClock) {}
+
+  /** A reply begins (its `request_id`). */
+  reply(id: string): void {
+    this.id = id;
+    this.startedAt = undefined;
+  }
+
+  synthesizing(id: string): void {
+    if (id === this.id && this.startedAt === undefined) this.startedAt = this.voice.now();
+  }
+
+  audio(id: string): void {
+    if (id !== this.id || this.startedAt === undefined) return;
+    this.id = undefined;
+    this.voice.ttsFirstAudio(id, this.voice.now() - this.startedAt);
   }
 }
 

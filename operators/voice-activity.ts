@@ -1,6 +1,7 @@
 import { Observable } from 'rxjs';
 import { BYTES_PER_SAMPLE } from '../lib/audio/format';
 import { playbackOf } from '../lib/audio/playback';
+import { voiceClockOf } from '../lib/audio/voice-clock';
 import { InvalidArgumentError } from '../lib/errors';
 import { CrewEvent, event } from '../lib/events';
 import { CrewNode, CrewNodeOptions, NodeContext } from '../lib/node';
@@ -89,10 +90,12 @@ export class VoiceActivity extends CrewNode {
     const { bargeIn } = this.settings;
     // per-session state; it survives a resubscription after an error
     const detector = new SpeechDetector(this.settings);
+    const voice = voiceClockOf(ctx.session); // made now, as the graph is wired, so that the runtime times the voice path
     return new Observable<CrewEvent>((subscriber) => {
       const changed = (speaking: boolean, offsetMs: number): void => {
         const offset_ms = Math.round(offsetMs * 1000) / 1000;
         if (!speaking) {
+          voice.userStopped();
           subscriber.next(event('system.user.stopped_speaking', { offset_ms }));
           return;
         }

@@ -122,6 +122,13 @@ describe('public exports', () => {
 `);
   });
 
+  it('rxcrew: the TurnMetrics type (types leave no runtime name; tsc checks this)', () => {
+    const figures: rxcrew.TurnMetrics = { request_id: 'r', ttft_ms: null, duration_ms: 0, tool_ms: 0, interrupted: false, chunks: 0, outcome: 'completed' };
+    const voiceFields: Array<keyof rxcrew.TurnMetrics> = ['tts_ttfb_ms', 'voice_response_ms'];
+    expect(Object.keys(figures)).toHaveLength(7);
+    expect(voiceFields).toHaveLength(2);
+  });
+
   it('every error class is one class, whichever entry exports it', () => {
     expect(voice.LightningError).toBe(rxcrew.LightningError);
     expect(voice.SttError).toBe(rxcrew.SttError);

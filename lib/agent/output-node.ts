@@ -1,9 +1,10 @@
-import { Observable, Subscriber, TeardownLogic } from 'rxjs';
+import { asyncScheduler, Observable, SchedulerLike, Subscriber, TeardownLogic } from 'rxjs';
 import { InvalidArgumentError } from '../errors';
 import { CrewEvent, event } from '../events';
 import { CrewNode, CrewNodeOptions, NodeContext } from '../node';
 import { Conversation, initialMessages } from './conversation';
 import type { Tool } from './tool';
+import { TurnReporter } from './turn-report';
 import { TurnRunner } from './turn-runner';
 import type { ChatMessage, Turn, TurnOutput } from './types';
 
@@ -16,13 +17,26 @@ export interface OutputCrewNodeOptions extends CrewNodeOptions {
   tools?: Tool[];
   /** Most tool rounds in one turn before it fails. Default 8. */
   maxToolRounds?: number;
+  /** Send each turn's figures as `agent.log` {name: 'turn.metrics'} (and give them to the app's metrics). Default `true`. */
+  turnMetrics?: boolean;
+  /**
+   * The clock of the turn figures, and the timer of their wait for voice figures;
+   * a `TestScheduler` runs them in virtual time. Default: `performance.now()` and `asyncScheduler`.
+   */
+  scheduler?: SchedulerLike;
 }
+
+/** How long a turn's figures wait for its voice figures (text-to-speech, first audio sent) at most. */
+const VOICE_FIGURES_WAIT_MS = 3000;
 
 /**
  * The LLM-driven node: keeps the conversation, answers `system.llm.request`
  * with `agent.llm.response.start` {request_id}, a `chunk` per piece and exactly
  * one `end`, runs tool calls, and is cut off cleanly by
- * `system.control.interrupt` (interruptible by default). Create one per session.
+ * `system.control.interrupt` (interruptible by default). After each turn's end
+ * it sends the turn's figures, `agent.log` {name: 'turn.metrics', payload:
+ * `TurnMetrics`} (in a voice graph once the reply's first audio is out, at most
+ * `VOICE_FIGURES_WAIT_MS` later). Create one per session.
  *
  * @example
  * class Assistant extends OutputCrewNode {
@@ -36,6 +50,8 @@ export abstract class OutputCrewNode extends CrewNode {
   private readonly greeting: OutputCrewNodeOptions['greeting'];
   readonly tools: readonly Tool[];
   private readonly maxToolRounds: number;
+  private readonly turnMetrics: boolean;
+  private readonly scheduler: SchedulerLike | undefined;
   /** What the node said before its output was subscribed to; sent first thing when it is. */
   private pending: CrewEvent[] | undefined;
   /** The subscriber of the node's output (still kept once closed: what comes later is dropped). */
@@ -58,6 +74,8 @@ export abstract class OutputCrewNode extends CrewNode {
       names.add(t.name);
     }
     this.maxToolRounds = options.maxToolRounds ?? 8;
+    this.turnMetrics = options.turnMetrics ?? true;
+    this.scheduler = options.scheduler;
   }
 
   /** Produces one turn's reply: text pieces, or tool calls to run (then it is called again). */
@@ -135,7 +153,7 @@ export abstract class OutputCrewNode extends CrewNode {
           if (e.type === 'system.user.left') runner?.interrupt(); // stops the turn like an interrupt
           if (!this.receive(e, ctx, conversation)) return;
           if (runner === undefined) {
-            runner = new TurnRunner(this, conversation, ctx, this.maxToolRounds, subscriber);
+            runner = this.runnerFor(conversation, ctx, subscriber);
             this.runner = runner;
           }
           runner.request(e);
@@ -152,6 +170,17 @@ export abstract class OutputCrewNode extends CrewNode {
       if (this.runner === runner) this.runner = undefined;
       runner?.dispose();
     };
+  }
+
+  /** The turns of this subscription of the output, with their figures' reporter (unless turned off). */
+  private runnerFor(conversation: Conversation, ctx: NodeContext, output: Subscriber<CrewEvent>): TurnRunner {
+    const scheduler = this.scheduler;
+    const now = scheduler === undefined ? () => performance.now() : () => scheduler.now();
+    const session = ctx.session;
+    const reporter = this.turnMetrics
+      ? new TurnReporter(session, scheduler ?? asyncScheduler, VOICE_FIGURES_WAIT_MS, (e) => output.next(e))
+      : undefined;
+    return new TurnRunner(this, conversation, ctx, this.maxToolRounds, output, now, reporter);
   }
 
   /** Conversation bookkeeping; true for a request to answer. */

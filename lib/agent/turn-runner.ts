@@ -9,6 +9,8 @@ import type { Conversation } from './conversation';
 import { forEachOutput } from './drive';
 import type { OutputCrewNode } from './output-node';
 import { runToolCall, Tool } from './tool';
+import { TurnMeasure } from './turn-measure';
+import type { TurnReporter } from './turn-report';
 import type { ChatMessage, ToolCall, Turn } from './types';
 
 /** The turn in flight, until its end goes out. */
@@ -17,6 +19,8 @@ interface InFlight {
   sent: string;
   /** What waits for the turn's end (end-call, transfer), sent right after it. */
   waiting: CrewEvent[];
+  /** The turn's clock (its figures go out after its end). */
+  measure: TurnMeasure;
 }
 
 /**
@@ -26,8 +30,9 @@ interface InFlight {
  * (tool rounds in between) and exactly one `end`, then what waited for that end.
  * An interrupt aborts the turn in flight (`turn.signal` fires at once), drops
  * the queued requests and closes the turn with its end (`interrupted: true`);
- * a failure closes it with an `agent.error` and its end. `dispose()` aborts the
- * turn in flight and drops the queue.
+ * a failure closes it with an `agent.error` and its end. Each turn's figures
+ * follow its end (`reporter`, unless the node turned them off). `dispose()`
+ * aborts the turn in flight and drops the queue.
  */
 export class TurnRunner {
   private readonly requests = new Subject<CrewEvent>();
@@ -44,6 +49,9 @@ export class TurnRunner {
     private readonly maxToolRounds: number,
     /** The node's output, for this subscription of it. */
     private readonly output: Subscriber<CrewEvent>,
+    /** The node's clock, for the turns' figures. */
+    private readonly now: () => number,
+    private readonly reporter: TurnReporter | undefined,
   ) {
     const turns = interruptibleConcatMap((request: CrewEvent, signal) => this.turn(request, signal), this.interrupts, {
       onInterrupt: () => this.interrupted(),
@@ -59,14 +67,16 @@ export class TurnRunner {
     this.requests.next(e);
   }
 
-  /** Cuts the turn in flight short and drops the queued requests. */
+  /** Cuts the turn in flight short and drops the queued requests; figures waiting for voice ones go as they are. */
   interrupt(): void {
+    this.reporter?.flush();
     this.interrupts.next();
   }
 
   /** Aborts the turn in flight (reason `InterruptedError('unsubscribed')`) and drops the queue. */
   dispose(): void {
     this.subscription.unsubscribe();
+    this.reporter?.dispose();
   }
 
   /** Holds `e` until the end of the turn in flight; false when there is none. */
@@ -82,7 +92,9 @@ export class TurnRunner {
     if (turn === undefined) return [];
     this.inFlight = undefined;
     this.conversation.keepReply(turn.sent);
-    return [event('agent.llm.response.end', { interrupted: true }), ...turn.waiting];
+    const end = event('agent.llm.response.end', { interrupted: true });
+    const figures = this.reporter?.ended(turn.measure.end('interrupted'));
+    return figures === undefined ? [end, ...turn.waiting] : [end, figures, ...turn.waiting];
   }
 
   /**
@@ -98,14 +110,16 @@ export class TurnRunner {
       const controller = new AbortController();
       const follow = () => controller.abort(interrupted.reason);
       interrupted.addEventListener('abort', follow, { once: true });
-      const inFlight: InFlight = { sent: '', waiting: [] };
-      this.inFlight = inFlight;
       const requestId = typeof request.request_id === 'string' ? request.request_id : randomUUID();
+      const inFlight: InFlight = { sent: '', waiting: [], measure: new TurnMeasure(requestId, this.now) };
+      this.inFlight = inFlight;
       subscriber.next(event('agent.llm.response.start', { request_id: requestId }));
-      this.answer(request, requestId, controller.signal, inFlight, subscriber, () => {
+      this.answer(request, requestId, controller.signal, inFlight, subscriber, (outcome) => {
         interrupted.removeEventListener('abort', follow);
         if (this.inFlight === inFlight) this.inFlight = undefined;
         subscriber.next(event('agent.llm.response.end'));
+        const figures = this.reporter?.ended(inFlight.measure.end(outcome));
+        if (figures !== undefined) subscriber.next(figures);
         for (const e of inFlight.waiting) this.output.next(e);
         subscriber.complete();
       });
@@ -120,7 +134,7 @@ export class TurnRunner {
     signal: AbortSignal,
     inFlight: InFlight,
     subscriber: Subscriber<CrewEvent>,
-    finish: () => void,
+    finish: (outcome: 'completed' | 'failed') => void,
   ): void {
     const extraParams = request.extra_params as Record<string, unknown> | undefined;
     const base = [...this.conversation.messages];
@@ -148,7 +162,9 @@ export class TurnRunner {
             if (out === '') return;
             roundText += out;
             inFlight.sent += out;
-            send(event('agent.llm.response.chunk', { text: out }));
+            if (signal.aborted) return;
+            inFlight.measure.chunk();
+            subscriber.next(event('agent.llm.response.chunk', { text: out }));
           } else if (out && Array.isArray(out.tool_calls)) {
             calls.push(...out.tool_calls);
           }
@@ -157,7 +173,9 @@ export class TurnRunner {
         if (signal.aborted || calls.length === 0) return;
         if (round >= this.maxToolRounds) throw new Error(`the model asked for tools more than ${this.maxToolRounds} times in one turn`);
         exchange.push({ role: 'assistant', content: roundText, tool_calls: calls });
+        inFlight.measure.toolsStarted();
         exchange.push(...(await this.runTools(calls, signal, send)));
+        inFlight.measure.toolsEnded();
       }
     };
 
@@ -165,7 +183,7 @@ export class TurnRunner {
       () => {
         if (signal.aborted) return;
         this.conversation.keepReply(finalText, exchange);
-        finish();
+        finish('completed');
       },
       (err: unknown) => {
         if (signal.aborted) return;
@@ -178,7 +196,7 @@ export class TurnRunner {
         );
         if (signal.aborted) return; // the report caused an interrupt, which closed the turn
         this.conversation.keepReply(inFlight.sent);
-        finish();
+        finish('failed');
       },
     );
   }

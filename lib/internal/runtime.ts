@@ -14,6 +14,7 @@ import { ClientPort, PortOwner } from './client-port';
 import { CLIENT, Delivery, DeliveryOwner, ROOT, SINK } from './delivery';
 import { BusOwner, EventBus } from './event-bus';
 import { NO_OBSERVER, Observed, registerObserved, SessionObserver } from './observer';
+import { existingVoiceClockOf, VoiceClock, voiceClockOf } from '../audio/voice-clock';
 
 /** What a runtime is made with (the session's options, resolved). */
 export interface RuntimeOptions {
@@ -24,6 +25,8 @@ export interface RuntimeOptions {
 }
 
 const NO_NODES: readonly CrewNode[] = Object.freeze([]);
+const AUDIO = 'agent.audio';
+const STOPPED_SPEAKING = 'system.user.stopped_speaking';
 
 /**
  * What a `CrewSession` is at run time: its lifecycle (created → running →
@@ -53,6 +56,8 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
   private completed = false;
   /** The options' logger with this session's `session_id` bound, made when first used. */
   private log: CrewLogger | undefined;
+  /** The voice timings, when a node of the graph made them (a voice graph); see lib/audio/voice-clock.ts. */
+  private voice: VoiceClock | undefined;
 
   constructor(
     readonly session: CrewSession,
@@ -142,6 +147,8 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
     this.wiredNodes = graph.nodes.slice(); // sized exactly
     this.graph = undefined;
     this.currentState = 'running';
+    // a voice graph's nodes made the clock while being wired; any other session makes it at its first audio
+    if (existingVoiceClockOf(this.session) !== undefined) this.timeVoice();
     if (this.transport?.interrupted !== undefined) {
       const transport = this.transport;
       this.delivery.interrupts.subscribe((e) => {
@@ -184,6 +191,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
 
   deliver(e: CrewEvent, fromClient: boolean): void {
     if (fromClient) this.observer.event(e.type, 'in');
+    if (fromClient && e.type === STOPPED_SPEAKING) (this.voice ?? this.timeVoice()).userStopped();
     this.delivery.enter(fromClient ? CLIENT : ROOT, e);
   }
 
@@ -218,6 +226,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
     } catch (err) {
       this.logger.error({ event_type: e.type, err }, 'the transport failed to send an event');
     }
+    if (e.type === AUDIO) (this.voice ?? this.timeVoice()).audioSent(e, this.session.audioFormat.outputSampleRate);
   }
 
   // ---- the end ----------------------------------------------------------
@@ -237,6 +246,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
       const teardown = () => {
         const delivery = this.delivery;
         delivery.finish(event('system.user.left', { session_id: this.session.id, code, reason }), this.currentState === 'running');
+        this.voice?.close();
         if (closeTransport && this.transportOpen) {
           try {
             this.transport!.close(code, reason);
@@ -259,6 +269,14 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
       else teardown();
     });
     return this.endPromise;
+  }
+
+  /** The session's voice clock, from now on reading the session's clock and hearing every interrupt. */
+  private timeVoice(): VoiceClock {
+    const voice = (this.voice = voiceClockOf(this.session));
+    voice.now = this.options.now;
+    this.delivery.interrupts.subscribe(() => voice.interrupted());
+    return voice;
   }
 
   private eventBus(): EventBus {

@@ -37,6 +37,9 @@ const values: Record<string, CrewEvent> = {
   x: { type: 'agent.end_call' },
 };
 
+/** The figures `OutputCrewNode` sends after a turn's end. */
+const figures = (payload: Record<string, unknown>): CrewEvent => ({ type: 'agent.log', name: 'turn.metrics', payload: { tool_ms: 0, ...payload } });
+
 describe('sales agent, whole-session marbles', () => {
   it('greets the caller by the name in system.init as soon as it arrives', async () => {
     const { setup, logs } = demo();
@@ -56,8 +59,15 @@ describe('sales agent, whole-session marbles', () => {
       // a goodbye at 10 ms, another request at 300 ms
       client: 'i 9ms (uq) 286ms Q',
       // the tool request after one pause (40), the goodbye in three pieces (70, 100, 130)
-      expected: '(rg) 6ms s 29ms (tT) 26ms a 29ms b 29ms (cex)',
-      values: { ...values, a: chunk('Thanks for chatting '), b: chunk('with HelioMax Solar. '), c: chunk('Goodbye!') },
+      // the turn's figures right after its end: request at 10, first text at 70, end at 130
+      expected: '(rg) 6ms s 29ms (tT) 26ms a 29ms b 29ms (cemx)',
+      values: {
+        ...values,
+        a: chunk('Thanks for chatting '),
+        b: chunk('with HelioMax Solar. '),
+        c: chunk('Goodbye!'),
+        m: figures({ request_id: 'q1', ttft_ms: 60, duration_ms: 120, interrupted: false, chunks: 3, outcome: 'completed' }),
+      },
     });
   });
 
@@ -68,12 +78,13 @@ describe('sales agent, whole-session marbles', () => {
       client: 'i 9ms (pq) 86ms (yQ) 27ms |',
       interrupt: '75ms I',
       // two pieces (40, 70), the interrupt's end (75); the survey offer was never sent, so "yes" gets the fallback (130)
-      expected: '(rg) 6ms s 29ms a 29ms b 4ms e 24ms S 29ms f|',
+      expected: '(rg) 6ms s 29ms a 29ms b 4ms (em) 21ms S 29ms f|',
       values: {
         ...values,
         a: chunk('The HelioMax 400 '),
         b: chunk('panel costs $349, '),
         e: { type: 'agent.llm.response.end', interrupted: true },
+        m: figures({ request_id: 'q1', ttft_ms: 30, duration_ms: 65, interrupted: true, chunks: 2, outcome: 'interrupted' }),
         f: chunk('I can tell '),
       },
     });

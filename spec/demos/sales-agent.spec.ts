@@ -36,6 +36,9 @@ async function ask(client: TestClient, content: string | undefined, request: obj
   return client.received.slice(before);
 }
 
+/** The figures `OutputCrewNode` sends after each turn's end. */
+const isTurnMetrics = (e: CrewEvent) => e.type === 'agent.log' && e.name === 'turn.metrics';
+
 function replyText(events: CrewEvent[]): string {
   return events
     .filter((e) => e.type === 'agent.llm.response.chunk')
@@ -63,7 +66,10 @@ describe('SalesAgent', () => {
   it('answers a price question with start, chunks and exactly one end, in order', async () => {
     const { session, client } = demoSession();
     await session.start();
-    const reply = await ask(client, 'How much does the panel cost?');
+    const answer = await ask(client, 'How much does the panel cost?');
+    // the turn's figures follow its end
+    expect(answer.at(-1)).toMatchObject({ type: 'agent.log', name: 'turn.metrics', payload: { request_id: answer[0].request_id, outcome: 'completed' } });
+    const reply = answer.slice(0, -1);
 
     const types = reply.map((e) => e.type);
     expect(types[0]).toBe('agent.llm.response.start');
@@ -135,7 +141,8 @@ describe('SalesAgent', () => {
     await session.start();
     const reply = await ask(client, 'Thanks, bye!');
     expect(replyText(reply)).toBe(SCRIPT.goodbye);
-    expect(reply.map((e) => e.type).slice(-2)).toEqual(['agent.llm.response.end', 'agent.end_call']);
+    expect(reply.map((e) => e.type).slice(-3)).toEqual(['agent.llm.response.end', 'agent.log', 'agent.end_call']);
+    expect(isTurnMetrics(reply.at(-2)!)).toBe(true);
     const before = client.received.length;
     client.send({ type: 'system.llm.request' });
     await new Promise<void>((r) => setImmediate(r));
@@ -169,8 +176,10 @@ describe('StatsTracker', () => {
 
     client.close();
     await session.waitUntilComplete();
-    expect(logs).toHaveLength(1);
-    expect(logs[0]).toMatchObject({
+    expect(logs.filter(isTurnMetrics)).toHaveLength(2); // one per turn, besides the summary
+    const summaries = logs.filter((e) => !isTurnMetrics(e));
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({
       name: 'stats',
       payload: { session_id: session.id, user_turns: 2, llm_requests: 2, events: { 'system.user.left': 1 } },
     });

@@ -47,6 +47,12 @@ const streamed = {
   c: chunk('three '),
   d: chunk('four'),
   e: { type: 'agent.llm.response.end' },
+  // the turn's figures, right after its end: request at frame 1, first chunk at 11, end at 41
+  m: {
+    type: 'agent.log',
+    name: 'turn.metrics',
+    payload: { request_id: 'q1', ttft_ms: 10, duration_ms: 40, tool_ms: 0, interrupted: false, chunks: 4, outcome: 'completed' },
+  },
 };
 
 describe('testSession', () => {
@@ -229,7 +235,7 @@ describe('testSession', () => {
     it('lets promises settle between timers: an async model streams and ends at its frames', async () => {
       await testSession((session) => void session.addNode(new Streamer()), {
         client: '-q',
-        expected: 'rs 9ms a 9ms b 9ms c 9ms (de)',
+        expected: 'rs 9ms a 9ms b 9ms c 9ms (dem)',
         values: streamed,
       });
     });
@@ -289,8 +295,16 @@ describe('testSession', () => {
       await testSession((session) => void session.addNode(new Streamer()), {
         client: '-q',
         interrupt: '- 24ms i',
-        expected: 'rs 9ms a 9ms b 3ms e',
-        values: { ...streamed, e: { type: 'agent.llm.response.end', interrupted: true } },
+        expected: 'rs 9ms a 9ms b 3ms (em)',
+        values: {
+          ...streamed,
+          e: { type: 'agent.llm.response.end', interrupted: true },
+          m: {
+            type: 'agent.log',
+            name: 'turn.metrics',
+            payload: { request_id: 'q1', ttft_ms: 10, duration_ms: 24, tool_ms: 0, interrupted: true, chunks: 2, outcome: 'interrupted' },
+          },
+        },
       });
     });
 
@@ -440,11 +454,12 @@ describe('testSession', () => {
         (session) => void session.addNode(new Streamer()),
         {
           client: '-q',
-          expected: 'rs 9ms a 9ms b 9ms c 9ms (de)',
+          expected: 'rs 9ms a 9ms b 9ms c 9ms (dem)',
           values: {
             ...streamed,
             q: { type: 'system.llm.request', messages: [{ role: 'user', content: 'go' }] }, // no request_id: a random one
             s: { type: 'agent.llm.response.start', request_id: expect.any(String) },
+            m: { ...streamed.m, payload: { ...streamed.m.payload, request_id: expect.any(String) } },
             c: chunk(expect.stringMatching(/^three/)),
           },
         },

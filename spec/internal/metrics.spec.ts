@@ -1,4 +1,8 @@
+import { CrewEvent, OutputCrewNode, Turn } from 'rxcrew';
+import { scriptedResponder } from 'rxcrew/llm';
+import { testSession } from 'rxcrew/testing';
 import { CrewMetrics } from '../../lib/internal/metrics';
+import { observeSession } from '../../lib/internal/observer';
 import type { TurnMetrics } from '../../lib/turn-metrics';
 import { sample } from '../support/prometheus-text';
 
@@ -71,5 +75,36 @@ describe('CrewMetrics', () => {
     a.interrupt();
     expect(sample(await a.exposition(), 'rxcrew_interrupts_total')).toBe(1);
     expect(sample(await b.exposition(), 'rxcrew_interrupts_total')).toBe(0);
+  });
+
+  it('fills the histograms from a real turn: a scripted model with known delays, in virtual time', async () => {
+    class Scripted extends OutputCrewNode {
+      // a word every 150 ms: the first after 150, the end after 450
+      private readonly respond = scriptedResponder([{ name: 'any', when: () => true, reply: 'one two three' }], { chunkDelayMs: 150, wordsPerChunk: 1 });
+      generateResponse(turn: Turn) {
+        return this.respond(turn);
+      }
+    }
+    const m = metrics();
+    const request = (id: string): CrewEvent => ({ type: 'system.llm.request', request_id: id, messages: [{ role: 'user', content: 'go' }] });
+    await testSession(
+      (session) => {
+        observeSession(session, m);
+        session.addNode(new Scripted());
+      },
+      { client: '-q 999ms Q 999ms i', values: { q: request('q1'), Q: request('q2'), i: { type: 'system.control.interrupt' } } },
+    );
+    const text = await m.exposition();
+    expect(sample(text, 'rxcrew_llm_ttft_seconds_count')).toBe(2);
+    expect(sample(text, 'rxcrew_llm_ttft_seconds_sum')).toBeCloseTo(0.3, 9);
+    expect(sample(text, 'rxcrew_llm_ttft_seconds_bucket{le="0.1"}')).toBe(0);
+    expect(sample(text, 'rxcrew_llm_ttft_seconds_bucket{le="0.2"}')).toBe(2);
+    expect(sample(text, 'rxcrew_turn_duration_seconds_sum')).toBeCloseTo(0.9, 9);
+    expect(sample(text, 'rxcrew_turn_duration_seconds_bucket{le="0.25"}')).toBe(0);
+    expect(sample(text, 'rxcrew_turn_duration_seconds_bucket{le="0.5"}')).toBe(2);
+    expect(sample(text, 'rxcrew_turns_total{outcome="completed"}')).toBe(2);
+    expect(sample(text, 'rxcrew_interrupts_total')).toBe(1);
+    // a chat graph has no voice figures
+    expect(sample(text, 'rxcrew_voice_response_seconds_count')).toBe(0);
   });
 });

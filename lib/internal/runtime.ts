@@ -11,8 +11,9 @@ import { boundLogger } from '../logger';
 import type { CrewLogger, SessionLimits, SessionState } from '../session-options';
 import { CloseCodes, CrewConnection, CrewTransport } from '../transport';
 import { ClientPort, PortOwner } from './client-port';
-import { CLIENT, Delivery, DeliveryOwner, ROOT, SINK } from './delivery';
+import { CLIENT, Delivery, DeliveryCounts, DeliveryOwner, DeliveryTap, ROOT, SINK } from './delivery';
 import { BusOwner, EventBus } from './event-bus';
+import { Introspectable, registerIntrospectable } from './introspection';
 import { NO_OBSERVER, Observed, registerObserved, SessionObserver } from './observer';
 
 /** What a runtime is made with (the session's options, resolved). */
@@ -35,7 +36,7 @@ const NO_NODES: readonly CrewNode[] = Object.freeze([]);
  * small: the bus and the port are made when first needed, the graph's build
  * state is dropped once wired.
  */
-export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Observed {
+export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Observed, Introspectable {
   /** Who counts what this session does (metrics, inspector); set by the app before setup. */
   observer: SessionObserver = NO_OBSERVER;
   private currentState: SessionState = 'created';
@@ -59,6 +60,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
     private readonly options: RuntimeOptions,
   ) {
     registerObserved(session, this);
+    registerIntrospectable(session, this);
   }
 
   get context(): SessionContext {
@@ -85,6 +87,14 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
   /** A node's children: the graph's while building, then as wired. */
   childrenOf(node: CrewNode): readonly CrewNode[] {
     return this.graph?.children(node) ?? this.delivery.childrenOf(node);
+  }
+
+  counts(): DeliveryCounts {
+    return this.delivery.counts();
+  }
+
+  setTap(tap: DeliveryTap | undefined): void {
+    this.delivery.tap = tap;
   }
 
   /** The client's port, if one was made. */

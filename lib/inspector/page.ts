@@ -19,7 +19,7 @@ export const INSPECTOR_PAGE = `<!doctype html>
   header { padding: 10px 16px; background: #1b1f24; color: #fff; display: flex; gap: 16px; align-items: baseline; }
   header h1 { font-size: 16px; margin: 0; }
   #status { font-size: 12px; opacity: .8; }
-  main { display: grid; grid-template-columns: minmax(280px, 1fr) 3fr; gap: 16px; padding: 16px; }
+  main { display: grid; grid-template-columns: minmax(320px, 1fr) 3fr; align-items: start; gap: 16px; padding: 16px; }
   section { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: 10px 12px; overflow: auto; }
   h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .04em; color: #57606a; margin: 0 0 8px; }
   table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
@@ -30,8 +30,9 @@ export const INSPECTOR_PAGE = `<!doctype html>
   #sessions tbody tr:hover { background: #f0f4ff; }
   #sessions tbody tr.selected { background: #dbe7ff; }
   .id { font-family: ui-monospace, monospace; font-size: 12px; }
-  #detail { display: grid; grid-template-columns: 2fr 1fr; gap: 16px; }
+  #detail { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
   #detail > .wide { grid-column: 1 / -1; }
+  #graph { overflow-x: auto; }
   #graph svg { max-width: 100%; height: auto; }
   #graph .rx-count { font: 600 12px ui-monospace, monospace; fill: #0b57d0; }
   .dir-in { color: #1a7f37; } .dir-out { color: #0b57d0; } .dir-inject { color: #9a6700; }
@@ -48,10 +49,10 @@ export const INSPECTOR_PAGE = `<!doctype html>
   <section id="detail-box">
     <h2 id="detail-title">Select a session</h2>
     <div id="detail" hidden>
-      <div><div id="graph"></div></div>
-      <div><table id="nodes"><thead><tr><th>node</th><th class="num">received</th><th class="num">emitted</th></tr></thead><tbody></tbody></table></div>
-      <div><h2>Recent events</h2><table id="events"><thead><tr><th>time</th><th>dir</th><th>type</th><th class="num">×</th><th class="num">bytes</th></tr></thead><tbody></tbody></table></div>
+      <div class="wide"><div id="graph"></div></div>
+      <div><h2>Nodes</h2><table id="nodes"><thead><tr><th>node</th><th class="num">received</th><th class="num">emitted</th></tr></thead><tbody></tbody></table></div>
       <div><h2>Turn metrics</h2><table id="turns"><thead><tr><th>request</th><th class="num">ttft</th><th class="num">duration</th><th class="num">tools</th><th class="num">tts</th><th class="num">voice</th><th class="num">chunks</th><th>outcome</th></tr></thead><tbody></tbody></table></div>
+      <div class="wide"><h2>Recent events</h2><table id="events"><thead><tr><th>time</th><th>dir</th><th>type</th><th class="num">×</th><th class="num">bytes</th></tr></thead><tbody></tbody></table></div>
     </div>
   </section>
 </main>
@@ -108,8 +109,9 @@ export const INSPECTOR_PAGE = `<!doctype html>
   function show(data) {
     document.getElementById('total').textContent = '(' + data.total + ')';
     var rows = data.sessions.slice().reverse().map(function (s) {
-      var tr = row([s.id, time(s.started), s.state, s.in, s.out], 3);
+      var tr = row([s.id.slice(0, 8), time(s.started), s.state, s.in, s.out], 3);
       tr.firstChild.className = 'id';
+      tr.title = s.id;
       tr.dataset.id = s.id;
       if (s.id === state.selected) tr.className = 'selected';
       tr.onclick = function () { select(s.id); };

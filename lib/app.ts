@@ -11,7 +11,7 @@ import { pathOf, UpgradeGate } from './internal/upgrade-gate';
 import { SendLimits, TransportOwner, WsTransport } from './internal/ws-transport';
 import { observeSession } from './internal/observer';
 import { CrewMetrics } from './internal/metrics';
-import { Inspector } from './inspector/inspector';
+import { Inspector } from './internal/inspector/inspector';
 import { CrewSession } from './session';
 import { TwilioStats, TwilioStream, TwilioStreamHost } from './telephony/twilio-stream';
 import { answerTwilioVoice } from './telephony/twilio-webhook';

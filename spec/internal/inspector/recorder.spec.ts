@@ -1,5 +1,5 @@
 import { event } from 'rxcrew';
-import { RECENT_EVENTS, RECENT_TURNS, SessionRecorder } from '../../lib/inspector/recorder';
+import { RECENT_EVENTS, RECENT_TURNS, SessionRecorder } from '../../../lib/internal/inspector/recorder';
 
 describe('SessionRecorder', () => {
   it('starts empty', () => {

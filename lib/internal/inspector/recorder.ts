@@ -1,6 +1,6 @@
-import type { CrewEvent } from '../events';
-import type { DeliveryTap, TapDirection } from '../internal/delivery';
-import { TURN_METRICS_LOG } from '../turn-metrics';
+import type { CrewEvent } from '../../events';
+import type { DeliveryTap, TapDirection } from '../delivery';
+import { TURN_METRICS_LOG } from '../../turn-metrics';
 
 /** One line of a session's recent events: a summary, never the event (audio is counted in bytes). */
 export interface RecentEvent {

@@ -1,6 +1,6 @@
 import { filter, map } from 'rxjs';
 import { CrewApp, CrewSession, event, node } from 'rxcrew';
-import { deferred, echoNode, Harness, say, silentLogger, within } from '../integration/helpers';
+import { deferred, echoNode, Harness, say, silentLogger, within } from '../../integration/helpers';
 
 /*
  * The inspector over real HTTP (127.0.0.1, port 0): its routes, `authenticate`

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { introspect } from '../internal/introspection';
-import type { CrewSession } from '../session';
+import { introspect } from '../introspection';
+import type { CrewSession } from '../../session';
 import { INSPECTOR_PAGE } from './page';
 import { SessionRecorder } from './recorder';
 

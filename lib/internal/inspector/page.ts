@@ -132,13 +132,15 @@ export const INSPECTOR_PAGE = `<!doctype html>
       return tr;
     }), 'no nodes', 3);
     fill(document.querySelector('#events tbody'), d.recent.slice().reverse().map(function (e) {
-      var tr = row([time(e.t), e.dir, e.type, e.n > 1 ? e.n : '', e.bytes === undefined ? '' : e.bytes], 3);
+      var tr = row([time(e.t), e.dir, e.name ? e.type + ' ' + e.name : e.type, e.n > 1 ? e.n : '', e.bytes === undefined ? '' : e.bytes], 3);
       tr.children[1].className = 'dir-' + e.dir;
       return tr;
     }), 'nothing yet', 5);
     fill(document.querySelector('#turns tbody'), d.turns.slice().reverse().map(function (t) {
       t = t || {};
-      return row([t.request_id, ms(t.ttft_ms), ms(t.duration_ms), ms(t.tool_ms), ms(t.tts_ttfb_ms), ms(t.voice_response_ms), t.chunks, t.outcome || (t.interrupted ? 'interrupted' : '')], 1);
+      var tr = row([String(t.request_id || '').slice(0, 8), ms(t.ttft_ms), ms(t.duration_ms), ms(t.tool_ms), ms(t.tts_ttfb_ms), ms(t.voice_response_ms), t.chunks, t.outcome || (t.interrupted ? 'interrupted' : '')], 1);
+      tr.title = String(t.request_id || '');
+      return tr;
     }), 'no turn yet', 8);
     if (d.mermaid !== state.mermaid) draw(d.mermaid); else label(d.nodes);
   }

@@ -12,6 +12,8 @@ export interface RecentEvent {
   n: number;
   /** Audio bytes, for events that carry an `audio` buffer. */
   bytes?: number;
+  /** An `agent.log`'s name (a node's label, not user text; at most 64 characters). */
+  name?: string;
 }
 
 /** How many lines of recent events a watched session keeps. */
@@ -33,7 +35,8 @@ export class SessionRecorder implements DeliveryTap {
 
   seen(e: CrewEvent, dir: TapDirection): void {
     this.version++;
-    if (e.type === 'agent.log' && e.name === TURN_METRICS_LOG) {
+    const name = e.type === 'agent.log' && typeof e.name === 'string' ? e.name.slice(0, 64) : undefined;
+    if (name === TURN_METRICS_LOG) {
       if (this.turnList.length === RECENT_TURNS) this.turnList.shift();
       this.turnList.push(e.payload);
     }
@@ -41,13 +44,15 @@ export class SessionRecorder implements DeliveryTap {
     const bytes = audio instanceof Uint8Array ? audio.byteLength : undefined;
     const last = this.ring.length === 0 ? undefined : this.ring[(this.head + this.ring.length - 1) % RECENT_EVENTS];
     const t = Date.now();
-    if (last !== undefined && last.type === e.type && last.dir === dir) {
+    if (last !== undefined && last.type === e.type && last.dir === dir && last.name === name) {
       last.n++;
       last.t = t;
       if (bytes !== undefined) last.bytes = (last.bytes ?? 0) + bytes;
       return;
     }
-    const line: RecentEvent = bytes === undefined ? { t, type: e.type, dir, n: 1 } : { t, type: e.type, dir, n: 1, bytes };
+    const line: RecentEvent = { t, type: e.type, dir, n: 1 };
+    if (bytes !== undefined) line.bytes = bytes;
+    if (name !== undefined) line.name = name;
     if (this.ring.length < RECENT_EVENTS) this.ring.push(line);
     else {
       this.ring[this.head] = line;

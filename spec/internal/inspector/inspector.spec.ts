@@ -18,7 +18,7 @@ interface Feed {
     in: number;
     out: number;
     nodes: Array<{ id: string; name: string; in: number; out: number }>;
-    recent: Array<{ t: number; type: string; dir: string; n: number; bytes?: number }>;
+    recent: Array<{ t: number; type: string; dir: string; n: number; bytes?: number; name?: string }>;
     turns: unknown[];
   };
 }

@@ -37,5 +37,10 @@ describe('SessionRecorder', () => {
     expect(turns).toHaveLength(RECENT_TURNS);
     expect(turns[0]).toEqual({ request_id: 'r2' });
     expect(turns.at(-1)).toEqual({ request_id: `r${RECENT_TURNS + 1}` });
+    // the recent lines name each log; logs of different names are not folded together
+    expect(r.recent().map((e) => [e.name, e.n])).toEqual([
+      ['other', 1],
+      ['turn.metrics', RECENT_TURNS + 2],
+    ]);
   });
 });

@@ -99,6 +99,10 @@ describeIfChromium('the session inspector in Chromium', () => {
     // recent events: what the client sent, and the agent's audio as a byte count (never its samples)
     await until(`[...document.querySelectorAll('#events tbody tr')].some((tr) => tr.textContent.includes('agent.transcript.update'))`);
     await until(`[...document.querySelectorAll('#events tbody tr')].some((tr) => tr.textContent.includes('agent.audio') && Number(tr.children[4].textContent) > 0)`);
-    if (process.env.INSPECTOR_SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    if (process.env.INSPECTOR_SCREENSHOT) {
+      // for the picture only: give the turn's figures (sent once its audio has gone out) a moment to show
+      await page.waitForSelector('#turns tbody tr:not(:has(td.empty))', { timeout: 5000 }).catch(() => undefined);
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    }
   }, 60_000);
 });

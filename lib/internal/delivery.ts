@@ -8,6 +8,7 @@ import type { CrewSession } from '../session';
 import type { CrewLogger } from '../session-options';
 import type { EventBus } from './event-bus';
 import { Fanout } from './fanout';
+import type { DeliveryCounts, DeliveryTap } from './introspection';
 import type { SessionObserver } from './observer';
 
 /** Where an event enters: the root (towards the nodes), the sink (towards the client), or the root from the client. */
@@ -48,21 +49,6 @@ export interface Wired {
   received: number;
   /** Events the node's output emitted (a background node's included, though they go nowhere). */
   emitted: number;
-}
-
-/** Where an event seen by a `DeliveryTap` was going: from the client, injected at the root, or to the client. */
-export type TapDirection = 'in' | 'inject' | 'out';
-
-/** What watches a session's events as they pass (the inspector, only while someone looks at the session). */
-export interface DeliveryTap {
-  seen(e: CrewEvent, direction: TapDirection): void;
-}
-
-/** A session's counters: per node (in wiring order), events from the client, and events written to it. */
-export interface DeliveryCounts {
-  readonly nodes: ReadonlyArray<{ readonly name: string; readonly received: number; readonly emitted: number }>;
-  readonly fromClient: number;
-  readonly toClient: number;
 }
 
 /**

@@ -1,5 +1,20 @@
+import type { CrewEvent } from '../events';
 import type { CrewSession } from '../session';
-import type { DeliveryCounts, DeliveryTap } from './delivery';
+
+/** Where an event seen by a `DeliveryTap` was going: from the client, injected at the root, or to the client. */
+export type TapDirection = 'in' | 'inject' | 'out';
+
+/** What watches a session's events as they pass (the inspector, only while someone looks at the session). */
+export interface DeliveryTap {
+  seen(e: CrewEvent, direction: TapDirection): void;
+}
+
+/** A session's counters: per node (in wiring order), events from the client, and events written to it. */
+export interface DeliveryCounts {
+  readonly nodes: ReadonlyArray<{ readonly name: string; readonly received: number; readonly emitted: number }>;
+  readonly fromClient: number;
+  readonly toClient: number;
+}
 
 /** What the inspector may read of a session's runtime (nothing here is public API). */
 export interface Introspectable {

@@ -11,9 +11,9 @@ import { boundLogger } from '../logger';
 import type { CrewLogger, SessionLimits, SessionState } from '../session-options';
 import { CloseCodes, CrewConnection, CrewTransport } from '../transport';
 import { ClientPort, PortOwner } from './client-port';
-import { CLIENT, Delivery, DeliveryCounts, DeliveryOwner, DeliveryTap, ROOT, SINK } from './delivery';
+import { CLIENT, Delivery, DeliveryOwner, ROOT, SINK } from './delivery';
 import { BusOwner, EventBus } from './event-bus';
-import { Introspectable, registerIntrospectable } from './introspection';
+import { DeliveryCounts, DeliveryTap, Introspectable, registerIntrospectable } from './introspection';
 import { NO_OBSERVER, Observed, registerObserved, SessionObserver } from './observer';
 
 /** What a runtime is made with (the session's options, resolved). */

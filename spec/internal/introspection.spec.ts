@@ -1,6 +1,6 @@
 import { filter, ignoreElements, map, Observable } from 'rxjs';
 import { BackgroundCrewNode, CrewEvent, CrewSession, event, node } from 'rxcrew';
-import type { TapDirection } from '../../lib/internal/delivery';
+import type { TapDirection } from '../../lib/internal/introspection';
 import { introspect } from '../../lib/internal/introspection';
 
 /** Counts what it receives and emits one `seen` per event (dropped: it is a background node). */

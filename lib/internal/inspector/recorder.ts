@@ -1,5 +1,5 @@
 import type { CrewEvent } from '../../events';
-import type { DeliveryTap, TapDirection } from '../delivery';
+import type { DeliveryTap, TapDirection } from '../introspection';
 import { TURN_METRICS_LOG } from '../../turn-metrics';
 
 /** One line of a session's recent events: a summary, never the event (audio is counted in bytes). */

@@ -78,6 +78,13 @@ export interface CrewAppOptions extends Partial<Omit<SessionLimits, 'maxFrameByt
   metrics?: boolean;
   /** Whether `GET /metrics` must pass `authenticate` too (401 otherwise). Default `false`: scrapers usually reach it on a private network. */
   metricsAuth?: boolean;
+  /**
+   * Serves the session inspector: `GET /inspector` (a page listing live sessions, one
+   * session's graph with per-node event counts, its recent events and turn metrics) and
+   * its feed `GET /inspector/feed` (server-sent events), both behind `authenticate`
+   * (401 when it refuses). See docs/observability.md. Default `false`.
+   */
+  inspector?: boolean;
   /** Where the app and its sessions log (pino-compatible; docs/observability.md#logs). Default: one shared `jsonLogger()` (JSON lines on stderr). */
   logger?: CrewLogger;
 }
@@ -103,6 +110,7 @@ export const APP_DEFAULTS = Object.freeze({
   perMessageDeflate: false,
   metrics: true,
   metricsAuth: false,
+  inspector: false,
 });
 
 /** Merges `options` over the documented defaults, checking each (a bad one throws `CREW_ERR_INVALID_ARGUMENT`). */
@@ -136,7 +144,7 @@ export function resolveAppOptions(options: CrewAppOptions): ResolvedAppOptions {
   if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
     throw new InvalidArgumentError('CrewApp: authenticate must be a function (request) => unknown');
   }
-  for (const key of ['metrics', 'metricsAuth', 'perMessageDeflate'] as const) {
+  for (const key of ['metrics', 'metricsAuth', 'perMessageDeflate', 'inspector'] as const) {
     if (typeof merged[key] !== 'boolean') throw new InvalidArgumentError(`CrewApp: ${key} must be true or false, got ${String(merged[key])}`);
   }
   if (options.metricsAuth === true && options.authenticate === undefined) {

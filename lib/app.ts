@@ -11,6 +11,7 @@ import { pathOf, UpgradeGate } from './internal/upgrade-gate';
 import { SendLimits, TransportOwner, WsTransport } from './internal/ws-transport';
 import { observeSession } from './internal/observer';
 import { CrewMetrics } from './internal/metrics';
+import { Inspector } from './internal/inspector/inspector';
 import { CrewSession } from './session';
 import { TwilioStats, TwilioStream, TwilioStreamHost } from './telephony/twilio-stream';
 import { answerTwilioVoice } from './telephony/twilio-webhook';
@@ -46,6 +47,8 @@ export class CrewApp {
   private readonly twilioHost: TwilioStreamHost | undefined;
   /** The Prometheus metrics and every session's observer (undefined with `metrics: false`). */
   private readonly crewMetrics: CrewMetrics | undefined;
+  /** `GET /inspector` and its feed (undefined without the `inspector` option). */
+  private readonly inspector: Inspector | undefined;
 
   constructor(options: CrewAppOptions) {
     this.options = resolveAppOptions(options);
@@ -59,6 +62,7 @@ export class CrewApp {
       started: (transport) => this.sweeps.setupDone(transport.sessionId),
     };
     this.twilioHost = this.options.twilio && this.makeTwilioHost();
+    this.inspector = this.options.inspector ? new Inspector(this.live, (req) => this.gate!.allows(req)) : undefined;
   }
 
   /** What the Twilio transport refused or ignored so far, over all calls (undefined without `twilio`). */
@@ -171,6 +175,7 @@ export class CrewApp {
     this.accepting = false;
     this.gate?.refuseWaiting();
     this.sweeps.stop();
+    this.inspector?.close();
     const sessions = [...this.live.values()];
     const stopped = sessions.map((s) => s.stop('server shutting down', CloseCodes.GOING_AWAY));
     // a connection is done once its client has read what was queued for it and the close
@@ -210,6 +215,7 @@ export class CrewApp {
     const transport = new WsTransport(ws, session.id, this.sendLimits, this.transportOwner);
     this.live.set(session.id, session);
     this.transports.set(session.id, transport);
+    this.inspector?.opened(session);
     transport.bind(session.attach(transport));
     this.sweeps.watchSetup(session);
     void session.waitUntilComplete().then(() => {
@@ -236,6 +242,7 @@ export class CrewApp {
       opened: (session) => {
         this.observe(session);
         this.live.set(session.id, session);
+        this.inspector?.opened(session);
         void session.waitUntilComplete().then(() => this.live.delete(session.id));
       },
     };
@@ -275,6 +282,7 @@ export class CrewApp {
     try {
       if (this.options.http && (await this.options.http(req, res))) return;
       const pathname = pathOf(req);
+      if (this.inspector !== undefined && (await this.inspector.handle(req, res, pathname))) return;
       const twilio = this.options.twilio;
       if (twilio !== undefined && pathname === `${twilio.path}/voice`) return await answerTwilioVoice(req, res, twilio);
       if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });

@@ -8,6 +8,7 @@ import type { CrewSession } from '../session';
 import type { CrewLogger } from '../session-options';
 import type { EventBus } from './event-bus';
 import { Fanout } from './fanout';
+import type { DeliveryCounts, DeliveryTap } from './introspection';
 import type { SessionObserver } from './observer';
 
 /** Where an event enters: the root (towards the nodes), the sink (towards the client), or the root from the client. */
@@ -44,6 +45,10 @@ export interface Wired {
   subscription?: Subscription;
   subscribing: boolean;
   detached: boolean;
+  /** Events delivered to the node's input (for the inspector: plain counters, no allocation). */
+  received: number;
+  /** Events the node's output emitted (a background node's included, though they go nowhere). */
+  emitted: number;
 }
 
 /**
@@ -58,6 +63,10 @@ export class Delivery {
   readonly interrupts = new Fanout<CrewEvent>();
   /** Set once anyone may listen (a hook or `events$`): until then delivery does not call into a bus at all. */
   private bus: EventBus | undefined;
+  /** Set by the inspector while someone watches this session; checked like `bus`. */
+  tap: DeliveryTap | undefined;
+  private fromClient = 0;
+  private toClient = 0;
   private wired: Wired[] = [];
   // the root fans out to the parentless nodes
   private rootTargets: readonly Wired[] = NO_CHILDREN;
@@ -95,7 +104,7 @@ export class Delivery {
     const order = graph.validate();
     const byNode = new Map<CrewNode, Wired>();
     for (const n of order) {
-      byNode.set(n, { node: n, input: new Fanout<CrewEvent>(), children: NO_CHILDREN, toSink: false, subscribing: false, detached: false });
+      byNode.set(n, { node: n, input: new Fanout<CrewEvent>(), children: NO_CHILDREN, toSink: false, subscribing: false, detached: false, received: 0, emitted: 0 });
     }
     for (const w of byNode.values()) {
       const children = graph.children(w.node);
@@ -143,6 +152,12 @@ export class Delivery {
   /** The children `node` was wired to (for drawing the graph after it was wired). */
   childrenOf(node: CrewNode): readonly CrewNode[] {
     return this.wired.find((w) => w.node === node)?.children.map((c) => c.node) ?? [];
+  }
+
+  /** The counters, copied (for the inspector). */
+  counts(): DeliveryCounts {
+    const nodes = this.wired.map((w) => ({ name: w.node.name, received: w.received, emitted: w.emitted }));
+    return { nodes, fromClient: this.fromClient, toClient: this.toClient };
   }
 
   /** Delivers `e` entering at `kind` now, or queues it behind the delivery in progress. */
@@ -261,8 +276,13 @@ export class Delivery {
       this.owner.observer.interrupt();
     }
     this.bus?.publish(e, kind === CLIENT);
+    if (kind === CLIENT) this.fromClient++;
+    this.tap?.seen(e, kind === CLIENT ? 'in' : 'inject');
     const targets = this.rootTargets;
-    for (let i = 0; i < targets.length; i++) targets[i].input.push(e);
+    for (let i = 0; i < targets.length; i++) {
+      targets[i].received++;
+      targets[i].input.push(e);
+    }
   }
 
   private forward(w: Wired, x: CrewEvent): void {
@@ -271,12 +291,17 @@ export class Delivery {
     const children = w.children;
     const outer = this.inFlight;
     this.inFlight = x;
-    for (let i = 0; i < children.length; i++) children[i].input.push(x);
+    for (let i = 0; i < children.length; i++) {
+      children[i].received++;
+      children[i].input.push(x);
+    }
     this.inFlight = outer;
     if (w.toSink) this.writeOut(x);
   }
 
   private writeOut(e: CrewEvent): void {
+    this.toClient++;
+    this.tap?.seen(e, 'out');
     if (this.holding !== undefined) this.holding.push(e);
     else this.owner.write(e);
   }
@@ -298,6 +323,7 @@ class NodeObserver implements Observer<CrewEvent> {
   }
 
   next(x: CrewEvent): void {
+    this.wired.emitted++;
     if (!this.background) this.delivery.emitted(this.wired, x);
   }
 

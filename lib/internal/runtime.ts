@@ -13,6 +13,7 @@ import { CloseCodes, CrewConnection, CrewTransport } from '../transport';
 import { ClientPort, PortOwner } from './client-port';
 import { CLIENT, Delivery, DeliveryOwner, ROOT, SINK } from './delivery';
 import { BusOwner, EventBus } from './event-bus';
+import { DeliveryCounts, DeliveryTap, Introspectable, registerIntrospectable } from './introspection';
 import { NO_OBSERVER, Observed, registerObserved, SessionObserver } from './observer';
 import { existingVoiceClockOf, VoiceClock, voiceClockOf } from '../audio/voice-clock';
 
@@ -38,7 +39,7 @@ const STOPPED_SPEAKING = 'system.user.stopped_speaking';
  * small: the bus and the port are made when first needed, the graph's build
  * state is dropped once wired.
  */
-export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Observed {
+export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Observed, Introspectable {
   /** Who counts what this session does (metrics, inspector); set by the app before setup. */
   observer: SessionObserver = NO_OBSERVER;
   private currentState: SessionState = 'created';
@@ -64,6 +65,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
     private readonly options: RuntimeOptions,
   ) {
     registerObserved(session, this);
+    registerIntrospectable(session, this);
   }
 
   get context(): SessionContext {
@@ -90,6 +92,14 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
   /** A node's children: the graph's while building, then as wired. */
   childrenOf(node: CrewNode): readonly CrewNode[] {
     return this.graph?.children(node) ?? this.delivery.childrenOf(node);
+  }
+
+  counts(): DeliveryCounts {
+    return this.delivery.counts();
+  }
+
+  setTap(tap: DeliveryTap | undefined): void {
+    this.delivery.tap = tap;
   }
 
   /** The client's port, if one was made. */

@@ -36,7 +36,7 @@ const FULL: Config = {
   e2e: { levels: [100, 500, 1000], audioOnlyLevels: [1000], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, acceptCount: 2000, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
   json: { levels: [], audioOnlyLevels: [], jsonOnlyLevels: [200, 1000], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, acceptCount: 0, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
   twilio: { callLevels: [200], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
-  metrics: { levels: [100, 500], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
+  metrics: { levels: [100, 500], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, repeats: 6, quietWait: { perRun: 60_000, total: 300_000 } },
   memoryLevels: [1000, 5000],
 };
 

@@ -4,6 +4,8 @@
  * otherwise: the scripted model (OPENAI_API_KEY / OPENAI_BASE_URL for a real
  * one), embedded text-to-speech (mespeak), energy voice activity detection, and
  * speech-to-text only with SMALLEST_API_KEY (Pulse); without it, type.
+ * RXCREW_INSPECTOR=1 also serves the session inspector at /inspector (open to
+ * anyone who reaches the port: for a machine of your own).
  */
 import { CrewApp } from 'rxcrew';
 import { defaultResponder } from 'rxcrew/llm';
@@ -16,9 +18,11 @@ const responder = defaultResponder();
 const app = new CrewApp({
   setup: createVoiceSetup({ stt, responder }),
   http: staticFiles(publicFolder()),
+  inspector: process.env.RXCREW_INSPECTOR === '1',
   ...(process.env.HOST ? { host: process.env.HOST } : {}),
 });
 console.log(`model: ${responder.description}`);
+if (process.env.RXCREW_INSPECTOR === '1') console.log(`inspector: http://localhost:${process.env.PORT || 8080}/inspector`);
 console.log(`speech-to-text: ${stt ? 'Pulse (SMALLEST_API_KEY)' : 'none (type in the page; set SMALLEST_API_KEY for Pulse)'}`);
 
 app.run().catch((err: unknown) => {

@@ -1,5 +1,8 @@
 import { map } from 'rxjs';
 import { CrewEvent, CrewSession, node } from 'rxcrew';
+import { join } from 'node:path';
+import type * as MetricsModule from '../dist/lib/internal/metrics';
+import type * as ObserverModule from '../dist/lib/internal/observer';
 import { serve } from './ipc';
 import { median } from './report';
 import { buildSession, CHAIN, DIAMOND, graph20, hooksMatching, plainVariant, rxcrewVariant, rxjsVariant, Shape, Variant, wireRxjs } from './topologies';
@@ -196,6 +199,71 @@ export function clientFrames(args: ClientFramesArgs): ClientFramesResult {
   return { kind: args.kind, sessions: args.sessions, rxcrewNs: median(crew), plainNs: median(bare) };
 }
 
+export interface MetricsFramesResult {
+  kind: 'audio' | 'json';
+  sessions: number;
+  /** Median ns per client frame (one pass-through node), the sessions observed by an app's metrics. */
+  onNs: number;
+  /** The same with sessions nobody observes (`metrics: false`). */
+  offNs: number;
+}
+
+/**
+ * What the metrics cost per client frame, without sockets: `sessions` sessions
+ * fed round-robin, in alternating rounds observed by a `CrewMetrics` (as a
+ * `CrewApp` with `metrics: true` observes each) and by nobody (`metrics: false`).
+ */
+export function metricsFrames(args: Omit<ClientFramesArgs, 'kind'> & { kind: 'audio' | 'json' }): MetricsFramesResult {
+  // internal modules, from the build the bench runs against
+  const { CrewMetrics } = require(join(__dirname, '../../dist/lib/internal/metrics.js')) as typeof MetricsModule;
+  const { observeSession, NO_OBSERVER } = require(join(__dirname, '../../dist/lib/internal/observer.js')) as typeof ObserverModule;
+  const metrics = new CrewMetrics({ activeSessions: () => args.sessions, sendQueueBytes: () => 0 });
+  let sent = 0;
+  const transport = { send: () => void sent++, close: () => undefined };
+  const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined };
+  const limits = { maxAudioFramesPerSecond: 1e9, maxEventsPerSecond: 1e9 };
+  const binary = args.kind === 'audio';
+  const sessions: CrewSession[] = [];
+  const connections = Array.from({ length: args.sessions }, () => {
+    const session = new CrewSession({ limits, logger: quiet });
+    sessions.push(session);
+    const connection = session.attach(transport);
+    buildSession(session, { nodes: ['pass'], edges: [] });
+    return connection;
+  });
+  // the same sessions both ways (their objects, their place in memory): only the observer changes between rounds
+  const observe = (on: boolean) => {
+    for (const session of sessions) observeSession(session, on ? metrics : NO_OBSERVER);
+  };
+  const frames = connections.map((_, i) =>
+    binary ? Buffer.alloc(640, i & 0xff) : Buffer.from(JSON.stringify({ type: 'agent.transcript.update', role: 'user', content: `bench ${i}` })),
+  );
+  const feed = () => {
+    for (let k = 0; k < args.frames; k++) for (let i = 0; i < connections.length; i++) connections[i].receive(frames[i], binary);
+  };
+  const time = (on: boolean): number => {
+    observe(on);
+    gc();
+    const start = process.hrtime.bigint();
+    feed();
+    return Number(process.hrtime.bigint() - start) / (args.frames * args.sessions);
+  };
+  time(true); // warm-up, both ways
+  time(false);
+  const onNs: number[] = [];
+  const offNs: number[] = [];
+  for (let r = 0; r < args.rounds; r++) {
+    if (r % 2 === 0) {
+      onNs.push(time(true));
+      offNs.push(time(false));
+    } else {
+      offNs.push(time(false));
+      onNs.push(time(true));
+    }
+  }
+  return { kind: args.kind, sessions: args.sessions, onNs: median(onNs), offNs: median(offNs) };
+}
+
 /** Runs only rxcrew's variant for `ms` (for `--profile`, so that the CPU profile holds nothing else). */
 export function spin(args: { topology: ThroughputArgs['topology']; hooks: number; ms: number }): { events: number } {
   const { shape } = SHAPES[args.topology];
@@ -210,4 +278,4 @@ export function spin(args: { topology: ThroughputArgs['topology']; hooks: number
   return { events };
 }
 
-if (require.main === module) serve({ throughput, startCost, clientFrames, spin });
+if (require.main === module) serve({ throughput, startCost, clientFrames, metricsFrames, spin });

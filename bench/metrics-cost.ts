@@ -3,13 +3,17 @@ import { E2eConfig, LevelResult, LevelSummary, runLevel, summarise, waitQuiet } 
 
 /*
  * What the Prometheus metrics cost: the e2e rows (audio + JSON, one
- * pass-through node) against two rxcrew servers that differ only in `metrics`
- * — on (and scraped once a second by the server itself, more often than a
- * Prometheus would) and off — alternated (on, off, off, on, …).
+ * pass-through node) against one rxcrew server, its sessions observed by the
+ * app's metrics (and `/metrics` scraped once a second from the bench's own
+ * process, more often than a Prometheus would) or not (as with `metrics: false`),
+ * alternated (on, off, off, on, …). One process both ways: two processes of
+ * the same server differ by more than 5 % (an A/A run of two gave 1.08×).
  * The row: server CPU per client frame, on over off.
  */
 
 export const SETTINGS = ['on', 'off'] as const;
+/** How often the bench scrapes `/metrics` while metrics are on (Prometheus's default is a minute, 15 s is common). */
+const SCRAPE_MS = Number(process.env.BENCH_SCRAPE_MS ?? 1000);
 export type Setting = (typeof SETTINGS)[number];
 
 export type MetricsCostConfig = Omit<E2eConfig, 'audioOnlyLevels' | 'jsonOnlyLevels' | 'acceptCount'>;
@@ -19,27 +23,28 @@ export interface MetricsCostResult {
 }
 
 export async function runMetricsCost(cfg: MetricsCostConfig, log: (line: string) => void): Promise<MetricsCostResult> {
-  const servers: Record<Setting, Child> = {
-    on: new Child('rxcrew server (pass, metrics on)', 'server', ['rxcrew', 'pass', 'metrics'], ['--expose-gc'], SERVER_CPU),
-    off: new Child('rxcrew server (pass, metrics off)', 'server', ['rxcrew', 'pass', 'no-metrics'], ['--expose-gc'], SERVER_CPU),
-  };
+  // one server measured both ways: sessions set up while metrics are "off" are left unobserved and
+  // not scraped. BENCH_METRICS_AA=1: never on (an A/A run: the comparison's noise floor).
+  const server = new Child('rxcrew server (pass, metrics toggled)', 'server', ['rxcrew', 'pass', 'metrics-toggle'], ['--expose-gc'], SERVER_CPU);
   const load = new Child('load generator', 'loadgen', [], [], LOAD_CPU);
   const e2e: E2eConfig = { ...cfg, audioOnlyLevels: [], acceptCount: 0 };
+  const aa = process.env.BENCH_METRICS_AA === '1';
   try {
-    const ports = {
-      on: (await servers.on.call<{ port: number }>('info')).port,
-      off: (await servers.off.call<{ port: number }>('info')).port,
-    };
+    const { port } = await server.call<{ port: number }>('info');
     const levels: MetricsCostResult['levels'] = [];
     for (const sessions of cfg.levels) {
       const runs: Record<Setting, LevelResult[]> = { on: [], off: [] };
       for (let i = 0; i < cfg.repeats; i++) {
         for (const setting of i % 2 === 0 ? SETTINGS : [...SETTINGS].reverse()) {
           await waitQuiet(cfg.quietWait, log);
-          const r = await runLevel(e2e, sessions, 'mixed', servers[setting], load, ports[setting]);
+          const on = setting === 'on' && !aa;
+          await server.call('setMetrics', { on });
+          // scraped from this process, as a Prometheus would from outside, once a second while on
+          const scrape = on ? setInterval(() => void fetch(`http://127.0.0.1:${port}/metrics`).then((res) => res.text()), SCRAPE_MS) : undefined;
+          const r = await runLevel(e2e, sessions, 'mixed', server, load, port).finally(() => clearInterval(scrape));
           runs[setting].push(r);
           log(
-            `  ${sessions} sessions, metrics ${setting}: ${r.cpuUsPerFrame.toFixed(2)} µs/frame, p99 ${r.load.rtt.p99Ms.toFixed(2)} ms, ` +
+            `  ${sessions} sessions, metrics ${setting}${aa ? ' (A/A: off)' : ''}: ${r.cpuUsPerFrame.toFixed(2)} µs/frame, p99 ${r.load.rtt.p99Ms.toFixed(2)} ms, ` +
               `sent ${Math.round(r.sentPerSec)}/${r.targetPerSec} frames/s, delivered ${(r.deliveredRatio * 100).toFixed(2)}%` +
               (r.otherCores === undefined ? '' : `, machine busy elsewhere ${r.otherCores.toFixed(2)} cores`),
           );
@@ -49,6 +54,6 @@ export async function runMetricsCost(cfg: MetricsCostConfig, log: (line: string)
     }
     return { levels };
   } finally {
-    await Promise.all([servers.on.stop(), servers.off.stop(), load.stop()]);
+    await Promise.all([server.stop(), load.stop()]);
   }
 }

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { E2eConfig, E2eResult, LevelSummary, NOISY_CORES, runE2e, waitQuiet } from './e2e';
-import type { ClientFramesArgs, ClientFramesResult, StartCostResult, ThroughputArgs, ThroughputResult } from './inprocess';
+import type { ClientFramesArgs, ClientFramesResult, MetricsFramesResult, StartCostResult, ThroughputArgs, ThroughputResult } from './inprocess';
 import { canPin, Child, LOAD_CPU, SERVER_CPU } from './ipc';
 import { MemoryResult, runMemory } from './memory';
 import { MetricsCostConfig, MetricsCostResult, runMetricsCost } from './metrics-cost';
@@ -45,7 +45,7 @@ const QUICK: Config = {
   e2e: { levels: [100, 1000], audioOnlyLevels: [1000], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, acceptCount: 500, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
   json: { levels: [], audioOnlyLevels: [], jsonOnlyLevels: [200, 1000], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, acceptCount: 0, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
   twilio: { callLevels: [200], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
-  metrics: { levels: [500], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, repeats: 2, quietWait: { perRun: 5000, total: 10_000 } },
+  metrics: { levels: [100, 500], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, repeats: 4, quietWait: { perRun: 5000, total: 10_000 } },
   memoryLevels: [1000],
 };
 
@@ -79,7 +79,13 @@ async function inprocessSuite(cfg: Config['inprocess']) {
       frames.push(r);
       log(`  client ${kind} frames over 1,000 sessions: rxcrew ${fmt(r.rxcrewNs)} ns/frame, plain ${fmt(r.plainNs)}`);
     }
-    return { throughput, start, frames };
+    const metricsFrames: MetricsFramesResult[] = [];
+    for (const kind of ['audio', 'json'] as const) {
+      const r = await child.call<MetricsFramesResult>('metricsFrames', { kind, sessions: 1000, frames: 20, rounds: cfg.rounds * 2 });
+      metricsFrames.push(r);
+      log(`  client ${kind} frames over 1,000 sessions, metrics on: ${fmt(r.onNs)} ns/frame, off ${fmt(r.offNs)}`);
+    }
+    return { throughput, start, frames, metricsFrames };
   } finally {
     await child.stop();
   }
@@ -132,6 +138,9 @@ function rows(inproc?: Inprocess, e2e?: E2eResult, json?: E2eResult, memory?: Me
   for (const r of inproc?.frames ?? []) {
     const what = r.kind === 'audio' ? 'audio frame' : r.kind === 'json' ? 'JSON event' : "JSON event, 5 nodes + '*' hook, stringified";
     out.push(costRow(`client ${what}, 1,000 sessions round-robin (no socket)`, 'ns', r.rxcrewNs, r.plainNs, r.kind === 'audio' ? 'plain: wrap and hand on' : 'plain: parse + stringify'));
+  }
+  for (const r of inproc?.metricsFrames ?? []) {
+    out.push(costRow(`client ${r.kind === 'audio' ? 'audio frame' : 'JSON event'}, 1,000 sessions, metrics on (no socket)`, 'ns', r.onNs, r.offNs, 'metrics off', TARGETS.metricsCpuRatio));
   }
   if (inproc) out.push(costRow('start: build + validate + wire a 20-node graph', 'µs', inproc.start.rxcrewUs, inproc.start.rxjsUs, 'bare RxJS'));
   if (e2e?.accept) out.push(rateRow('start: sessions accepted per second', '/s', e2e.accept.rxcrew.perSec, e2e.accept.bare.perSec, 'bare ws'));

@@ -9,6 +9,7 @@ import { filter, map, tap } from 'rxjs';
 import { WebSocketServer } from 'ws';
 import { CrewApp, CrewLogger, CrewSession, event, node } from 'rxcrew';
 import type * as DemoSetup from '../dist/demos/sales-agent/setup';
+import type * as ObserverModule from '../dist/lib/internal/observer';
 import { serve } from './ipc';
 
 /*
@@ -48,6 +49,21 @@ export interface ServerReport {
 const [kind, graph, metricsArg] = process.argv.slice(2) as [ServerKind, ServerGraph, string | undefined];
 /** `metrics` (or nothing): the app's Prometheus metrics on, scraped once a second by the server itself; `no-metrics`: `metrics: false`. */
 const METRICS = metricsArg !== 'no-metrics';
+/**
+ * `metrics-toggle`: metrics on, but `setMetrics(false)` makes the sessions set up after it
+ * unobserved (as with `metrics: false`); the bench scrapes it from outside: one process measured both
+ * ways, so that what differs between two processes (JIT, memory layout) is not in the comparison.
+ */
+const TOGGLE = metricsArg === 'metrics-toggle';
+let observing = true;
+const { observeSession, NO_OBSERVER } = require(join(__dirname, '../../dist/lib/internal/observer.js')) as typeof ObserverModule;
+/** A setup that leaves its sessions unobserved while `observing` is off (the app observed them before setup). */
+function toggled(setup: (s: CrewSession) => void | Promise<void>): (s: CrewSession) => void | Promise<void> {
+  return (session) => {
+    if (!observing) observeSession(session, NO_OBSERVER);
+    return setup(session);
+  };
+}
 const READY = JSON.stringify({ type: 'agent.ready' });
 const PARSE = process.env.BENCH_BARE_PARSE === '1';
 const TEXT = { binary: false };
@@ -86,11 +102,14 @@ async function listen(): Promise<{ port: number; sessions: () => number }> {
         : graph === 'echo'
           ? echoAudio
           : (session: CrewSession) => void session.addNode(node('pass', tap(() => void frames++)));
-  const app = new CrewApp({ setup, host: '127.0.0.1', port: 0, logger, twilio: graph === 'echo', metrics: METRICS });
+  const app = new CrewApp({ setup: TOGGLE ? toggled(setup) : setup, host: '127.0.0.1', port: 0, logger, twilio: graph === 'echo', metrics: METRICS });
   const { port } = await app.listen();
-  if (METRICS && metricsArg === 'metrics') {
-    // a scrape a second (Prometheus's default is one a minute, 15 s is common): its cost is in the window too
-    setInterval(() => void fetch(`http://127.0.0.1:${port}/metrics`).then((res) => res.text()), 1000).unref();
+  // `metrics`: a scrape a second (Prometheus's default is one a minute, 15 s is common), so its cost is in the
+  // window too; BENCH_SCRAPE_MS sets another interval (0: never scraped)
+  const scrapeMs = Number(process.env.BENCH_SCRAPE_MS ?? 1000);
+  // (with `metrics-toggle` the bench scrapes from outside, as Prometheus does)
+  if (METRICS && metricsArg === 'metrics' && scrapeMs > 0) {
+    setInterval(() => void fetch(`http://127.0.0.1:${port}/metrics`).then((res) => res.text()), scrapeMs).unref();
   }
   return { port, sessions: () => app.sessions.size };
 }
@@ -131,6 +150,8 @@ function main(): void {
   serve({
     info: async () => ({ port: (await listening).port, pid: process.pid, kind, graph }),
     sessions,
+    /** `metrics-toggle`: whether the sessions set up from now on are observed. */
+    setMetrics: ({ on }: { on: boolean }) => void (observing = on),
     /** Waits until `count` sessions are live (e.g. 0 after clients have gone). */
     waitSessions: async ({ count, timeoutMs }: { count: number; timeoutMs: number }) => {
       const until = Date.now() + timeoutMs;

@@ -211,11 +211,9 @@ export class CrewApp {
       return;
     }
     const session = new CrewSession({ logger, auth, limits });
-    this.observe(session);
+    this.admitted(session);
     const transport = new WsTransport(ws, session.id, this.sendLimits, this.transportOwner);
-    this.live.set(session.id, session);
     this.transports.set(session.id, transport);
-    this.inspector?.opened(session);
     transport.bind(session.attach(transport));
     this.sweeps.watchSetup(session);
     void session.waitUntilComplete().then(() => {
@@ -240,18 +238,20 @@ export class CrewApp {
       stats: { calls: 0, malformed: 0, unknownEvents: 0, binaryFrames: 0, ignored: 0 },
       admit: () => this.accepting && this.live.size < this.options.maxSessions,
       opened: (session) => {
-        this.observe(session);
-        this.live.set(session.id, session);
-        this.inspector?.opened(session);
+        this.admitted(session);
         void session.waitUntilComplete().then(() => this.live.delete(session.id));
       },
     };
   }
 
-  private observe(session: CrewSession): void {
-    if (this.crewMetrics === undefined) return;
-    observeSession(session, this.crewMetrics);
-    this.crewMetrics.sessionStarted();
+  /** A new session of either transport, before its setup runs: live, observed by the metrics, known to the inspector. */
+  private admitted(session: CrewSession): void {
+    this.live.set(session.id, session);
+    if (this.crewMetrics !== undefined) {
+      observeSession(session, this.crewMetrics);
+      this.crewMetrics.sessionStarted();
+    }
+    this.inspector?.opened(session);
   }
 
   private sendQueueBytes(): number {

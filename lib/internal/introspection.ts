@@ -1,5 +1,6 @@
 import type { CrewEvent } from '../events';
 import type { CrewSession } from '../session';
+import type { Observed } from './observer';
 
 /** Where an event seen by a `DeliveryTap` was going: from the client, injected at the root, or to the client. */
 export type TapDirection = 'in' | 'inject' | 'out';
@@ -24,14 +25,17 @@ export interface Introspectable {
   setTap(tap: DeliveryTap | undefined): void;
 }
 
-const runtimes = new WeakMap<CrewSession, Introspectable>();
+/** What of a session's runtime the app and its inspector reach, by the session (one registry for both). */
+export type RegisteredRuntime = Introspectable & Observed;
+
+const runtimes = new WeakMap<CrewSession, RegisteredRuntime>();
 
 /** Called by the runtime when it is made. */
-export function registerIntrospectable(session: CrewSession, runtime: Introspectable): void {
+export function registerRuntime(session: CrewSession, runtime: RegisteredRuntime): void {
   runtimes.set(session, runtime);
 }
 
-/** The runtime of `session`, for the inspector. */
-export function introspect(session: CrewSession): Introspectable | undefined {
+/** The runtime of `session` (for the inspector, and for `observeSession`/`observerOf`). */
+export function introspect(session: CrewSession): RegisteredRuntime | undefined {
   return runtimes.get(session);
 }

@@ -1,5 +1,6 @@
 import type { CrewSession } from '../session';
 import type { TurnMetrics } from '../turn-metrics';
+import { introspect } from './introspection';
 
 /** The kind of one frame a client sent: a JSON event, an audio frame, or one refused (bad JSON, too big, too deep, over a rate). */
 export type FrameKind = 'json' | 'audio' | 'refused';
@@ -47,25 +48,18 @@ export const NO_OBSERVER: SessionObserver = Object.freeze({
   interruptStopped: nothing,
 });
 
-/** Where a session's runtime keeps its observer (the runtime registers itself). */
+/** Where a session's runtime keeps its observer (the runtime registers itself: lib/internal/introspection.ts). */
 export interface Observed {
   observer: SessionObserver;
 }
 
-const observed = new WeakMap<CrewSession, Observed>();
-
-/** Called by the runtime when it is made. */
-export function registerObserved(session: CrewSession, runtime: Observed): void {
-  observed.set(session, runtime);
-}
-
 /** Gives `session` an observer (the app does, before setup runs). */
 export function observeSession(session: CrewSession, observer: SessionObserver): void {
-  const runtime = observed.get(session);
+  const runtime = introspect(session);
   if (runtime !== undefined) runtime.observer = observer;
 }
 
 /** The observer of `session` (`NO_OBSERVER` if none), for nodes that report (turn figures). */
 export function observerOf(session: CrewSession): SessionObserver {
-  return observed.get(session)?.observer ?? NO_OBSERVER;
+  return introspect(session)?.observer ?? NO_OBSERVER;
 }

@@ -13,8 +13,8 @@ import { CloseCodes, CrewConnection, CrewTransport } from '../transport';
 import { ClientPort, PortOwner } from './client-port';
 import { CLIENT, Delivery, DeliveryOwner, ROOT, SINK } from './delivery';
 import { BusOwner, EventBus } from './event-bus';
-import { DeliveryCounts, DeliveryTap, Introspectable, registerIntrospectable } from './introspection';
-import { NO_OBSERVER, Observed, registerObserved, SessionObserver } from './observer';
+import { DeliveryCounts, DeliveryTap, RegisteredRuntime, registerRuntime } from './introspection';
+import { NO_OBSERVER, SessionObserver } from './observer';
 import { existingVoiceClockOf, VoiceClock, voiceClockOf } from '../audio/voice-clock';
 
 /** What a runtime is made with (the session's options, resolved). */
@@ -39,7 +39,7 @@ const STOPPED_SPEAKING = 'system.user.stopped_speaking';
  * small: the bus and the port are made when first needed, the graph's build
  * state is dropped once wired.
  */
-export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Observed, Introspectable {
+export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, RegisteredRuntime {
   /** Who counts what this session does (metrics, inspector); set by the app before setup. */
   observer: SessionObserver = NO_OBSERVER;
   private currentState: SessionState = 'created';
@@ -64,8 +64,7 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Obser
     readonly session: CrewSession,
     private readonly options: RuntimeOptions,
   ) {
-    registerObserved(session, this);
-    registerIntrospectable(session, this);
+    registerRuntime(session, this);
   }
 
   get context(): SessionContext {

@@ -1,5 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import WebSocket from 'ws';
 import { CrewAppOptions, resolveAppOptions, ResolvedAppOptions } from './app-options';
@@ -50,8 +51,15 @@ export class CrewApp {
   /** `GET /inspector` and its feed (undefined without the `inspector` option). */
   private readonly inspector: Inspector | undefined;
 
+  /**
+   * This process's id in a fleet: `$RXCREW_WORKER_ID`, else `HOST-PID`. The
+   * status JSON (`GET /`) carries it as `worker`; the fleet registry lists sessions under it.
+   */
+  readonly workerId: string;
+
   constructor(options: CrewAppOptions) {
     this.options = resolveAppOptions(options);
+    this.workerId = process.env.RXCREW_WORKER_ID || `${hostname()}-${process.pid}`;
     this.sendLimits = Object.freeze({ softLimit: this.options.sendSoftLimit, hardLimit: this.options.sendHardLimit });
     this.sweeps = new Sweeps(this.options, this.transports, this.live);
     this.crewMetrics = this.options.metrics ? new CrewMetrics({ activeSessions: () => this.live.size, sendQueueBytes: () => this.sendQueueBytes() }) : undefined;
@@ -287,7 +295,7 @@ export class CrewApp {
       if (twilio !== undefined && pathname === `${twilio.path}/voice`) return await answerTwilioVoice(req, res, twilio);
       if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
       if (pathname === '/') {
-        return json(res, 200, { status: this.accepting ? 'ok' : 'closing', ready: this.accepting, active_sessions: this.live.size });
+        return json(res, 200, { status: this.accepting ? 'ok' : 'closing', ready: this.accepting, active_sessions: this.live.size, worker: this.workerId });
       }
       if (pathname === '/metrics' && this.crewMetrics !== undefined) return await this.serveMetrics(req, res, this.crewMetrics);
       if (pathname === '/health') return json(res, 200, { status: 'ok' });

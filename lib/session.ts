@@ -151,7 +151,7 @@ export class CrewSession {
    */
   stop(reason = 'session stopped', code: number = CloseCodes.NORMAL): Promise<void> {
     if (!isAllowedCloseCode(code)) {
-      throw new InvalidArgumentError(`stop: close code ${code} is not allowed; use 1000, 1001, 1008, 1011, 1013 or 3000–4999`);
+      throw new InvalidArgumentError(`stop: close code ${code} is not allowed; use 1000, 1001, 1008, 1011, 1012, 1013 or 3000–4999`);
     }
     return this.runtime.stop(String(reason), code);
   }

@@ -38,12 +38,14 @@ export const CloseCodes = Object.freeze({
   POLICY_VIOLATION: 1008,
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
+  /** The server is restarting (a drained worker): the client should reconnect, with its resume token when it has one. */
+  SERVICE_RESTART: 1012,
   TRY_AGAIN_LATER: 1013,
 });
 
 /** Codes an application may close with: the runtime's own, or the 3000–4999 range. */
 export function isAllowedCloseCode(code: number): boolean {
   return (
-    code === 1000 || code === 1001 || code === 1008 || code === 1011 || code === 1013 || (Number.isInteger(code) && code >= 3000 && code <= 4999)
+    code === 1000 || code === 1001 || code === 1008 || code === 1011 || code === 1012 || code === 1013 || (Number.isInteger(code) && code >= 3000 && code <= 4999)
   );
 }

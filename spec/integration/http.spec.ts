@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { CrewEvent, CrewSession } from 'rxcrew';
 import { deferred, echoNode, Harness, recordingLogger, say, within } from './helpers';
 
@@ -23,18 +24,18 @@ describe('CrewApp HTTP routes', () => {
     expect(await get(`${http}/`)).toEqual({
       status: 200,
       type: 'application/json',
-      body: { status: 'ok', ready: true, active_sessions: 0 },
+      body: { status: 'ok', ready: true, active_sessions: 0, worker: `${hostname()}-${process.pid}` },
     });
 
     const a = await connectReady();
     await connectReady();
-    expect((await get(`${http}/`)).body).toEqual({ status: 'ok', ready: true, active_sessions: 2 });
+    expect((await get(`${http}/`)).body).toEqual({ status: 'ok', ready: true, active_sessions: 2, worker: expect.any(String) });
     await connectReady();
-    expect((await get(`${http}/`)).body).toEqual({ status: 'ok', ready: true, active_sessions: 3 });
+    expect((await get(`${http}/`)).body).toEqual({ status: 'ok', ready: true, active_sessions: 3, worker: expect.any(String) });
 
     await a.close();
     await within(sessions[0].waitUntilComplete(), 'the first session to complete');
-    expect((await get(`${http}/?probe=1`)).body).toEqual({ status: 'ok', ready: true, active_sessions: 2 });
+    expect((await get(`${http}/?probe=1`)).body).toEqual({ status: 'ok', ready: true, active_sessions: 2, worker: expect.any(String) });
   });
 
   it('GET /health and GET /ready answer 200 while accepting; an unknown path is 404', async () => {
@@ -98,7 +99,7 @@ describe('CrewApp HTTP routes', () => {
     expect(await within(leftStarted.promise, 'the user.left hook')).toMatchObject({ code: 1001 });
 
     expect(await get(`${http}/ready`)).toEqual({ status: 503, type: 'application/json', body: { ready: false } });
-    expect((await get(`${http}/`)).body).toEqual({ status: 'closing', ready: false, active_sessions: 1 });
+    expect((await get(`${http}/`)).body).toEqual({ status: 'closing', ready: false, active_sessions: 1, worker: expect.any(String) });
     expect((await get(`${http}/health`)).status).toBe(200);
     await expect(connect()).rejects.toThrow(/503/);
     expect(app.ready).toBe(false);

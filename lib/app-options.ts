@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidArgumentError } from './errors';
 import { checkedLogger, defaultLogger } from './logger';
+import { RedisStore, redisStore } from './scale/redis-store';
 import type { CrewSession } from './session';
 import type { CrewLogger, SessionLimits } from './session-options';
 import { DEFAULT_SESSION_LIMITS } from './session-options';
@@ -87,12 +88,22 @@ export interface CrewAppOptions extends Partial<Omit<SessionLimits, 'maxFrameByt
   inspector?: boolean;
   /** Where the app and its sessions log (pino-compatible; docs/observability.md#logs). Default: one shared `jsonLogger()` (JSON lines on stderr). */
   logger?: CrewLogger;
+  /**
+   * The session store that lets sessions outlive their worker (`redisStore({ url })`;
+   * docs/scale-out.md). Default: `redisStore({ url: $REDIS_URL })` when `REDIS_URL`
+   * is set, else none (one process, nothing stored).
+   */
+  store?: RedisStore;
+  /** This process's id in the fleet (`app.workerId`). Default `$RXCREW_WORKER_ID`, else `HOST-PID`. */
+  workerId?: string;
+  /** The key that signs resume tokens; required with a store, the same on every worker. Default `$RXCREW_SECRET`. */
+  secret?: string;
 }
 
 export type ResolvedTwilioOptions = Required<Pick<TwilioOptions, 'path'>> & Pick<TwilioOptions, 'publicUrl' | 'authToken'>;
 
-export type ResolvedAppOptions = Required<Omit<CrewAppOptions, 'http' | 'authenticate' | 'allowedOrigins' | 'twilio'>> &
-  Pick<CrewAppOptions, 'http' | 'authenticate' | 'allowedOrigins'> & { limits: SessionLimits; twilio: ResolvedTwilioOptions | undefined };
+export type ResolvedAppOptions = Required<Omit<CrewAppOptions, 'http' | 'authenticate' | 'allowedOrigins' | 'twilio' | 'store' | 'secret' | 'workerId'>> &
+  Pick<CrewAppOptions, 'http' | 'authenticate' | 'allowedOrigins' | 'store' | 'secret' | 'workerId'> & { limits: SessionLimits; twilio: ResolvedTwilioOptions | undefined };
 
 export const APP_DEFAULTS = Object.freeze({
   host: '0.0.0.0',
@@ -153,8 +164,22 @@ export function resolveAppOptions(options: CrewAppOptions): ResolvedAppOptions {
   if (options.allowedOrigins !== undefined && !Array.isArray(options.allowedOrigins)) {
     throw new InvalidArgumentError('CrewApp: allowedOrigins must be an array of origins such as "https://example.com"');
   }
+  const store = options.store ?? (process.env.REDIS_URL ? redisStore({ url: process.env.REDIS_URL }) : undefined);
+  if (store !== undefined && !(store instanceof RedisStore)) throw new InvalidArgumentError('CrewApp: store must be made by redisStore({ url })');
+  if (options.workerId !== undefined && (typeof options.workerId !== 'string' || !/^[\w.@-]{1,100}$/.test(options.workerId))) {
+    throw new InvalidArgumentError('CrewApp: workerId must be 1 to 100 letters, digits, "_", ".", "@" or "-"');
+  }
+  const secret = options.secret ?? (process.env.RXCREW_SECRET || undefined);
+  if (secret !== undefined && (typeof secret !== 'string' || secret.length < 16)) {
+    throw new InvalidArgumentError('CrewApp: secret (or RXCREW_SECRET) must be a string of at least 16 characters');
+  }
+  if (store !== undefined && secret === undefined) {
+    throw new InvalidArgumentError('CrewApp: a store needs a secret to sign resume tokens: set RXCREW_SECRET (the same on every worker) or the secret option');
+  }
   return {
     ...merged,
+    store,
+    secret,
     twilio: resolveTwilio(options.twilio, merged.path),
     port,
     logger: options.logger === undefined ? defaultLogger() : checkedLogger(options.logger, 'CrewApp'),

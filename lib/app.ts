@@ -13,6 +13,9 @@ import { SendLimits, TransportOwner, WsTransport } from './internal/ws-transport
 import { observeSession } from './internal/observer';
 import { CrewMetrics } from './internal/metrics';
 import { Inspector } from './internal/inspector/inspector';
+import { Fleet, CrewFleet } from './scale/fleet';
+import { admission, Admission, ResumeHost } from './scale/resume';
+import { recordOf, recordSession } from './scale/session-record';
 import { CrewSession } from './session';
 import { TwilioStats, TwilioStream, TwilioStreamHost } from './telephony/twilio-stream';
 import { answerTwilioVoice } from './telephony/twilio-webhook';
@@ -50,16 +53,20 @@ export class CrewApp {
   private readonly crewMetrics: CrewMetrics | undefined;
   /** `GET /inspector` and its feed (undefined without the `inspector` option). */
   private readonly inspector: Inspector | undefined;
+  /** The registry and the commands across workers (this process's sessions only, without a store). */
+  private readonly crewFleet: Fleet;
+  /** What resuming needs (undefined without a store). */
+  private readonly resumeHost: ResumeHost | undefined;
 
   /**
-   * This process's id in a fleet: `$RXCREW_WORKER_ID`, else `HOST-PID`. The
+   * This process's id in a fleet: the `workerId` option, else `$RXCREW_WORKER_ID`, else `HOST-PID`. The
    * status JSON (`GET /`) carries it as `worker`; the fleet registry lists sessions under it.
    */
   readonly workerId: string;
 
   constructor(options: CrewAppOptions) {
     this.options = resolveAppOptions(options);
-    this.workerId = process.env.RXCREW_WORKER_ID || `${hostname()}-${process.pid}`;
+    this.workerId = this.options.workerId ?? (process.env.RXCREW_WORKER_ID || `${hostname()}-${process.pid}`);
     this.sendLimits = Object.freeze({ softLimit: this.options.sendSoftLimit, hardLimit: this.options.sendHardLimit });
     this.sweeps = new Sweeps(this.options, this.transports, this.live);
     this.crewMetrics = this.options.metrics ? new CrewMetrics({ activeSessions: () => this.live.size, sendQueueBytes: () => this.sendQueueBytes() }) : undefined;
@@ -71,6 +78,18 @@ export class CrewApp {
     };
     this.twilioHost = this.options.twilio && this.makeTwilioHost();
     this.inspector = this.options.inspector ? new Inspector(this.live, (req) => this.gate!.allows(req)) : undefined;
+    const { store, secret, logger } = this.options;
+    this.crewFleet = new Fleet(this.live, this.workerId, store, logger);
+    this.resumeHost = store && { store, secret: secret!, fleet: this.crewFleet, logger };
+  }
+
+  /**
+   * The live sessions of every worker that shares this app's store, and a way
+   * to reach one wherever it runs (`inject`, `send`); see docs/scale-out.md.
+   * Without a store: this process's sessions.
+   */
+  get fleet(): CrewFleet {
+    return this.crewFleet;
   }
 
   /** What the Twilio transport refused or ignored so far, over all calls (undefined without `twilio`). */
@@ -126,7 +145,7 @@ export class CrewApp {
         ws.once('close', () => this.sweeps.unwatch(stream));
       },
     };
-    const gate = new UpgradeGate(this.options, () => this.accepting, (ws, auth) => this.accept(ws, auth), twilio);
+    const gate = new UpgradeGate(this.options, () => this.accepting, (ws, auth, req) => this.accept(ws, auth, req), twilio);
     server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     this.server = server;
     this.gate = gate;
@@ -138,6 +157,8 @@ export class CrewApp {
       });
     });
     server.on('error', (err) => this.options.logger.error({ err }, 'server error'));
+    // with a store: connected (or connecting: commands wait for Redis) before the first session
+    await this.crewFleet.start();
     this.sweeps.start();
     this.accepting = true;
     const address = server.address() as AddressInfo;
@@ -208,24 +229,45 @@ export class CrewApp {
       });
     }
     this.gate?.wss.close();
+    // the sessions' last writes go out before the store's connections close
+    await this.crewFleet.stop();
   }
 
-  private accept(ws: WebSocket, auth: unknown): void {
-    const { logger, setup, limits } = this.options;
+  private accept(ws: WebSocket, auth: unknown, req: IncomingMessage): void {
     if (this.live.size >= this.options.maxSessions || !this.accepting) {
       const full = crewError(ErrorCodes.SERVER_FULL, { maxSessions: this.options.maxSessions, closing: !this.accepting });
       ws.send(JSON.stringify(agentError(ErrorCodes.SERVER_FULL, full)));
       ws.close(closeCodeOf(ErrorCodes.SERVER_FULL), 'try again later');
       return;
     }
-    const session = new CrewSession({ logger, auth, limits });
+    const host = this.resumeHost;
+    if (host === undefined) return this.open(ws, auth, undefined);
+    // with a store, the client may be coming back: its session is looked up first
+    admission(ws, req, host).then(
+      (found) => found && this.open(ws, auth, found, host),
+      (err: unknown) => {
+        this.options.logger.error({ err }, 'admitting a connection failed');
+        ws.close(CloseCodes.INTERNAL_ERROR, 'internal error');
+      },
+    );
+  }
+
+  /** A session for a new connection (with a store: resumed, or new with its record). */
+  private open(ws: WebSocket, auth: unknown, found: Admission | undefined, host?: ResumeHost): void {
+    const { logger, setup, limits } = this.options;
+    const restored = found?.restored;
+    const session = new CrewSession({ logger, auth, limits, ...(restored && { id: restored.id }) });
+    if (found !== undefined) recordSession(session, found, host!, this.workerId);
     this.admitted(session);
     const transport = new WsTransport(ws, session.id, this.sendLimits, this.transportOwner);
     this.transports.set(session.id, transport);
     transport.bind(session.attach(transport));
+    if (found !== undefined) for (const frame of found.frames) transport.messageReceived(frame.data, frame.isBinary);
     this.sweeps.watchSetup(session);
     void session.waitUntilComplete().then(() => {
       this.sweeps.setupDone(session.id);
+      // a session resumed here under the same id has taken the entries
+      if (this.live.get(session.id) !== session) return;
       this.live.delete(session.id);
       this.transports.delete(session.id);
       if (transport.stats.droppedAudioFrames > 0) {
@@ -247,7 +289,7 @@ export class CrewApp {
       admit: () => this.accepting && this.live.size < this.options.maxSessions,
       opened: (session) => {
         this.admitted(session);
-        void session.waitUntilComplete().then(() => this.live.delete(session.id));
+        void session.waitUntilComplete().then(() => this.live.get(session.id) === session && this.live.delete(session.id));
       },
     };
   }
@@ -255,6 +297,7 @@ export class CrewApp {
   /** A new session of either transport, before its setup runs: live, observed by the metrics, known to the inspector. */
   private admitted(session: CrewSession): void {
     this.live.set(session.id, session);
+    this.crewFleet.admitted(session, recordOf(session)?.startedAt ?? Date.now());
     if (this.crewMetrics !== undefined) {
       observeSession(session, this.crewMetrics);
       this.crewMetrics.sessionStarted();

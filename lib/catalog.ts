@@ -67,6 +67,8 @@ export const UserAudio = defineEvent(
 
 // runtime (a client's own copy is dropped)
 export const SystemUserJoined = defineEvent('system.user.joined', { session_id: z.string() }, { direction: 'runtime' });
+/** After `start()` of a session resumed from the store (docs/scale-out.md). */
+export const SystemSessionResumed = defineEvent('system.session.resumed', { session_id: z.string() }, { direction: 'runtime' });
 export const SystemUserLeft = defineEvent(
   'system.user.left',
   { session_id: z.string(), code: z.number().int(), reason: z.string() },
@@ -116,6 +118,7 @@ export const Events = Object.freeze({
   SystemUserDtmf,
   UserAudio,
   SystemUserJoined,
+  SystemSessionResumed,
   SystemUserLeft,
   AgentReady,
   AgentError,

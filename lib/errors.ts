@@ -119,6 +119,10 @@ export const ErrorRegistry = {
     code: 'CREW_ERR_IDLE_TIMEOUT', class: 'CrewError', severity: fatal, close: CloseCodes.NORMAL,
     message: (f: { ms: number }) => `no message from the client for ${f.ms} ms`,
   },
+  RESUME_REFUSED: {
+    code: 'CREW_ERR_RESUME_REFUSED', class: 'CrewError', severity: warning,
+    message: (f: { reason: string }) => `the session could not be resumed (${f.reason}); this is a new session`,
+  },
   // interruption: the reason an interrupted AbortSignal carries, never reported
   INTERRUPTED: { code: 'CREW_ERR_INTERRUPTED', class: 'InterruptedError', severity: thrown },
   // the LLM client (`LlmErrorCodes`): thrown; the agent reports a failed turn as NODE_FAILED

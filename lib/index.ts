@@ -14,6 +14,9 @@ export type { CrewConnection, CrewTransport } from './transport';
 export { CrewApp, AtomsCrewApp } from './app';
 export type { Authenticate, CrewAppOptions, HttpHandler, SetupHandler, TwilioOptions, TwilioStats } from './app';
 export { SessionContext } from './context';
+export { redisStore } from './scale/redis-store';
+export type { RedisStore, RedisStoreOptions, StoreStats, StoredSession } from './scale/redis-store';
+export type { CrewFleet, FleetSession } from './scale/fleet';
 export { jsonLogger } from './logger';
 export type { JsonLogger, JsonLoggerOptions, LogFields, LogLevel, LogMethod } from './logger';
 

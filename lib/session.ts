@@ -57,6 +57,15 @@ export class CrewSession {
     });
   }
 
+  /**
+   * Whether this session was resumed from the app's store (a client came back
+   * with its `resume_token`): same `id`, `context` and agent conversation as
+   * before; `system.session.resumed` follows `start()`. See docs/scale-out.md.
+   */
+  get resumed(): boolean {
+    return this.runtime.record?.resumed ?? false;
+  }
+
   /** The session's event bus: every event once, as it happens. */
   get events$(): Observable<CrewEvent> {
     return this.runtime.events$;

@@ -48,6 +48,7 @@ const samples: { [C in ClassCode]: () => CrewError } = {
   CREW_ERR_SERVER_FULL: () => crewError(ErrorCodes.SERVER_FULL, { maxSessions: 2, closing: false }),
   CREW_ERR_SETUP_TIMEOUT: () => crewError(ErrorCodes.SETUP_TIMEOUT, { ms: 10 }),
   CREW_ERR_IDLE_TIMEOUT: () => crewError(ErrorCodes.IDLE_TIMEOUT, { ms: 10 }),
+  CREW_ERR_RESUME_REFUSED: () => crewError(ErrorCodes.RESUME_REFUSED, { reason: 'the token is not valid' }),
   CREW_ERR_INTERRUPTED: () => new InterruptedError(),
   CREW_ERR_LLM_HTTP: () => new LlmError(LlmErrorCodes.HTTP, 'm', { status: 500 }),
   CREW_ERR_LLM_NETWORK: () => new LlmError(LlmErrorCodes.NETWORK, 'm'),

@@ -80,6 +80,7 @@ describe('the built-in catalog', () => {
         'system.init',
         'system.llm.request',
         'system.output_agent.update_settings',
+        'system.session.resumed', // ours: a session resumed from the store (issue 13)
         'system.user.dtmf', // ours: the Twilio transport's keypresses (issue 11)
         'system.user.joined',
         'system.user.left',

@@ -42,6 +42,7 @@ describe('public exports', () => {
   "event",
   "jsonLogger",
   "node",
+  "redisStore",
   "tool",
 ]
 `);

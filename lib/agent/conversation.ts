@@ -14,14 +14,24 @@ export class Conversation {
   /** Index in `messages` of the node's own last reply, until the client's transcript replaces it. */
   private lastReply: number | undefined;
 
+  /** Told after each change (the session's store saves the conversation; see lib/scale/session-record.ts). */
+  changed: () => void = noop;
+
   constructor(private readonly systemPrompt: string | undefined) {
     this.messages = initialMessages(systemPrompt);
+  }
+
+  /** Takes back a conversation kept in the session's store (on resume). */
+  restore(messages: readonly ChatMessage[]): void {
+    this.messages = messages.map(toChatMessage);
+    this.lastReply = undefined;
   }
 
   /** Records what the node said outside a turn (`speak`); a client's transcript may replace it as it does a reply. */
   said(text: string): void {
     this.messages.push({ role: 'assistant', content: text });
     this.lastReply = this.messages.length - 1;
+    this.changed();
   }
 
   /**
@@ -36,22 +46,26 @@ export class Conversation {
       this.lastReply = undefined;
     } else if (e.role === 'user' || (e.role === 'assistant' && content !== '')) {
       this.messages.push({ role: e.role, content });
-    }
+    } else return;
+    this.changed();
   }
 
   /** A request's `messages` replace the conversation; the system prompt stays first. */
   replace(messages: readonly ChatMessage[]): void {
     this.messages = [...initialMessages(this.systemPrompt), ...messages.map(toChatMessage)];
     this.lastReply = undefined;
+    this.changed();
   }
 
   /** Records a turn: its tool calls and results, then its reply (only what was actually sent). */
   keepReply(text: string, exchange: readonly ChatMessage[] = []): void {
     this.messages.push(...exchange);
     this.lastReply = undefined;
-    if (text === '') return;
-    this.messages.push({ role: 'assistant', content: text });
-    this.lastReply = this.messages.length - 1;
+    if (text !== '') {
+      this.messages.push({ role: 'assistant', content: text });
+      this.lastReply = this.messages.length - 1;
+    }
+    this.changed();
   }
 }
 
@@ -59,6 +73,8 @@ export class Conversation {
 export function initialMessages(systemPrompt: string | undefined): ChatMessage[] {
   return systemPrompt === undefined ? [] : [{ role: 'system', content: systemPrompt }];
 }
+
+function noop(): void {}
 
 function toChatMessage(m: ChatMessage): ChatMessage {
   return { ...m, content: m.content ?? '' };

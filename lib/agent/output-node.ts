@@ -2,6 +2,7 @@ import { asyncScheduler, Observable, SchedulerLike, Subscriber, TeardownLogic } 
 import { InvalidArgumentError } from '../errors';
 import { CrewEvent, event } from '../events';
 import { CrewNode, CrewNodeOptions, NodeContext } from '../node';
+import { recordOf } from '../scale/session-record';
 import { Conversation, initialMessages } from './conversation';
 import type { Tool } from './tool';
 import { TurnReporter } from './turn-report';
@@ -61,6 +62,12 @@ export abstract class OutputCrewNode extends CrewNode {
   private runner: TurnRunner | undefined;
   /** Made when the node is wired into a session (a second wiring is refused). */
   private conversation: Conversation | undefined;
+  /** Requests accepted and not yet answered, in order (kept in the session's store: a resumed session answers them again). */
+  private requests: CrewEvent[] = [];
+  /** Told when `requests` changed (saves the node's entry in the store; nothing without one). */
+  private requestsChanged: () => void = noop;
+  /** A resumed session's conversation came back from the store, with these requests to answer again; `undefined` otherwise. */
+  private resumedRequests: CrewEvent[] | undefined;
 
   constructor(options: OutputCrewNodeOptions = {}) {
     super(options);
@@ -127,6 +134,7 @@ export abstract class OutputCrewNode extends CrewNode {
       throw new InvalidArgumentError(`OutputCrewNode "${this.name}" already serves a session; create one instance per session`);
     }
     const conversation = (this.conversation = new Conversation(this.systemPrompt));
+    this.keepInStore(conversation, ctx);
     return new Observable<CrewEvent>((subscriber) => this.serve(input$, ctx, conversation, subscriber));
   }
 
@@ -146,17 +154,25 @@ export abstract class OutputCrewNode extends CrewNode {
     this.live = subscriber;
     let runner: TurnRunner | undefined;
     // subscribed now, as nodes are wired, so that every node hears an interrupt in wiring order
-    const interruption = ctx.interrupt$.subscribe(() => runner?.interrupt());
+    const interruption = ctx.interrupt$.subscribe(() => {
+      runner?.interrupt();
+      // cut short by the user: not to be answered again on resume
+      if (this.requests.length > 0) this.settle(undefined);
+    });
     const input = input$.subscribe({
       next: (e) => {
         try {
           if (e.type === 'system.user.left') runner?.interrupt(); // stops the turn like an interrupt
-          if (!this.receive(e, ctx, conversation)) return;
-          if (runner === undefined) {
-            runner = this.runnerFor(conversation, ctx, subscriber);
-            this.runner = runner;
+          const requests = e.type === 'system.session.resumed' ? this.takeResumedRequests() : this.receive(e, ctx, conversation) ? [e] : NO_EVENTS;
+          for (const request of requests) {
+            if (runner === undefined) {
+              runner = this.runnerFor(conversation, ctx, subscriber);
+              this.runner = runner;
+            }
+            this.requests.push(request);
+            this.requestsChanged();
+            runner.request(request);
           }
-          runner.request(e);
         } catch (err) {
           subscriber.error(err);
         }
@@ -180,13 +196,50 @@ export abstract class OutputCrewNode extends CrewNode {
     const reporter = this.turnMetrics
       ? new TurnReporter(session, scheduler ?? asyncScheduler, VOICE_FIGURES_WAIT_MS, (e) => output.next(e))
       : undefined;
-    return new TurnRunner(this, conversation, ctx, this.maxToolRounds, output, now, reporter);
+    return new TurnRunner(this, conversation, ctx, this.maxToolRounds, output, now, reporter, (request) => this.settle(request));
+  }
+
+  /**
+   * With a session store: the conversation and the requests not yet answered
+   * are saved after each change, and a resumed session's come back (no greeting
+   * then: the user heard it; its requests are answered again on `system.session.resumed`).
+   */
+  private keepInStore(conversation: Conversation, ctx: NodeContext): void {
+    const record = recordOf(ctx.session);
+    if (record === undefined) return;
+    const kept = record.restored?.conversations[this.name] as { messages?: unknown; requests?: unknown } | undefined;
+    if (kept !== undefined && Array.isArray(kept.messages)) {
+      conversation.restore(kept.messages as ChatMessage[]);
+      this.resumedRequests = Array.isArray(kept.requests) ? (kept.requests as CrewEvent[]) : [];
+    }
+    const changed = record.keep(this.name, () => ({ messages: conversation.messages, requests: this.requests }));
+    conversation.changed = changed;
+    this.requestsChanged = changed;
+  }
+
+  /** The requests a resumed session answers again (once). */
+  private takeResumedRequests(): readonly CrewEvent[] {
+    const requests = this.resumedRequests;
+    if (requests === undefined || requests.length === 0) return NO_EVENTS;
+    this.resumedRequests = [];
+    return this.ended ? NO_EVENTS : requests;
+  }
+
+  /** A request's turn is over (`undefined`: every request, after an interrupt). */
+  private settle(request: CrewEvent | undefined): void {
+    if (request === undefined) this.requests = [];
+    else {
+      const at = this.requests.indexOf(request);
+      if (at < 0) return;
+      this.requests.splice(at, 1);
+    }
+    this.requestsChanged();
   }
 
   /** Conversation bookkeeping; true for a request to answer. */
   private receive(e: CrewEvent, ctx: NodeContext, conversation: Conversation): boolean {
     if (e.type === 'system.user.joined') {
-      if (this.greeting !== undefined && !this.ended) this.speak(typeof this.greeting === 'function' ? this.greeting(ctx) : this.greeting);
+      if (this.greeting !== undefined && !this.ended && this.resumedRequests === undefined) this.speak(typeof this.greeting === 'function' ? this.greeting(ctx) : this.greeting);
     } else if (e.type === 'agent.transcript.update') {
       conversation.transcript(e);
     } else if (e.type === 'system.llm.request' && !this.ended) {
@@ -207,6 +260,10 @@ export abstract class OutputCrewNode extends CrewNode {
     else (this.pending ??= []).push(e);
   }
 }
+
+const NO_EVENTS: readonly CrewEvent[] = Object.freeze([]);
+
+function noop(): void {}
 
 /** The tools of a node that has none, shared. */
 const NO_TOOLS: readonly Tool[] = Object.freeze([]);

@@ -15,6 +15,8 @@ import type { ChatMessage, ToolCall, Turn } from './types';
 
 /** The turn in flight, until its end goes out. */
 interface InFlight {
+  /** The request it answers. */
+  request: CrewEvent;
   /** Text sent so far: what the conversation keeps if the turn is interrupted. */
   sent: string;
   /** What waits for the turn's end (end-call, transfer), sent right after it. */
@@ -52,6 +54,8 @@ export class TurnRunner {
     /** The node's clock, for the turns' figures. */
     private readonly now: () => number,
     private readonly reporter: TurnReporter | undefined,
+    /** Told when a request's turn is over (answered, failed, interrupted, or not run because the node ended). */
+    private readonly settled: (request: CrewEvent) => void = () => undefined,
   ) {
     const turns = interruptibleConcatMap((request: CrewEvent, signal) => this.turn(request, signal), this.interrupts, {
       onInterrupt: () => this.interrupted(),
@@ -91,6 +95,7 @@ export class TurnRunner {
     const turn = this.inFlight;
     if (turn === undefined) return [];
     this.inFlight = undefined;
+    this.settled(turn.request);
     this.conversation.keepReply(turn.sent);
     const end = event('agent.llm.response.end', { interrupted: true });
     const figures = this.reporter?.ended(turn.measure.end('interrupted'));
@@ -102,7 +107,10 @@ export class TurnRunner {
    * done — unless the turn is interrupted first, which closes it instead.
    */
   private turn(request: CrewEvent, interrupted: AbortSignal): Observable<CrewEvent> {
-    if (this.node.hasEnded) return EMPTY; // ended while it waited: no further turns
+    if (this.node.hasEnded) {
+      this.settled(request);
+      return EMPTY; // ended while it waited: no further turns
+    }
     return new Observable<CrewEvent>((subscriber) => {
       // The turn's signal follows the operator's until the turn's end goes out:
       // an interrupt the end itself causes (a hook, say) finds the turn over, so
@@ -111,12 +119,13 @@ export class TurnRunner {
       const follow = () => controller.abort(interrupted.reason);
       interrupted.addEventListener('abort', follow, { once: true });
       const requestId = typeof request.request_id === 'string' ? request.request_id : randomUUID();
-      const inFlight: InFlight = { sent: '', waiting: [], measure: new TurnMeasure(requestId, this.now) };
+      const inFlight: InFlight = { request, sent: '', waiting: [], measure: new TurnMeasure(requestId, this.now) };
       this.inFlight = inFlight;
       subscriber.next(event('agent.llm.response.start', { request_id: requestId }));
       this.answer(request, requestId, controller.signal, inFlight, subscriber, (outcome) => {
         interrupted.removeEventListener('abort', follow);
         if (this.inFlight === inFlight) this.inFlight = undefined;
+        this.settled(request);
         subscriber.next(event('agent.llm.response.end'));
         const figures = this.reporter?.ended(inFlight.measure.end(outcome));
         if (figures !== undefined) subscriber.next(figures);

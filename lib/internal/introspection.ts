@@ -1,6 +1,7 @@
 import type { CrewEvent } from '../events';
 import type { CrewSession } from '../session';
 import type { Observed } from './observer';
+import type { SessionRecord } from '../scale/session-record';
 
 /** Where an event seen by a `DeliveryTap` was going: from the client, injected at the root, or to the client. */
 export type TapDirection = 'in' | 'inject' | 'out';
@@ -25,8 +26,13 @@ export interface Introspectable {
   setTap(tap: DeliveryTap | undefined): void;
 }
 
-/** What of a session's runtime the app and its inspector reach, by the session (one registry for both). */
-export type RegisteredRuntime = Introspectable & Observed;
+/** The session's entry in the app's store (lib/scale/session-record.ts), when the app has one. */
+export interface Recorded {
+  record: SessionRecord | undefined;
+}
+
+/** What of a session's runtime the app, its store and its inspector reach, by the session (one registry for all). */
+export type RegisteredRuntime = Introspectable & Observed & Recorded;
 
 const runtimes = new WeakMap<CrewSession, RegisteredRuntime>();
 

@@ -15,6 +15,7 @@ import { CLIENT, Delivery, DeliveryOwner, ROOT, SINK } from './delivery';
 import { BusOwner, EventBus } from './event-bus';
 import { DeliveryCounts, DeliveryTap, RegisteredRuntime, registerRuntime } from './introspection';
 import { NO_OBSERVER, SessionObserver } from './observer';
+import type { SessionRecord } from '../scale/session-record';
 import { existingVoiceClockOf, VoiceClock, voiceClockOf } from '../audio/voice-clock';
 
 /** What a runtime is made with (the session's options, resolved). */
@@ -28,6 +29,7 @@ export interface RuntimeOptions {
 const NO_NODES: readonly CrewNode[] = Object.freeze([]);
 const AUDIO = 'agent.audio';
 const STOPPED_SPEAKING = 'system.user.stopped_speaking';
+const USER_AUDIO = 'user.audio';
 
 /**
  * What a `CrewSession` is at run time: its lifecycle (created → running →
@@ -42,6 +44,8 @@ const STOPPED_SPEAKING = 'system.user.stopped_speaking';
 export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, RegisteredRuntime {
   /** Who counts what this session does (metrics, inspector); set by the app before setup. */
   observer: SessionObserver = NO_OBSERVER;
+  /** The session's entry in the app's store (docs/scale-out.md); set by the app before setup, when it has a store. */
+  record: SessionRecord | undefined;
   private currentState: SessionState = 'created';
   /** Until wired; then `wiredNodes` keeps the node list. */
   private graph: Graph | undefined = new Graph();
@@ -165,8 +169,12 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Regis
       });
     }
     if (this.transportOpen) this.transport!.started?.();
-    this.delivery.open(event('agent.ready', { session_id: this.session.id }));
-    this.delivery.enter(CLIENT, event('system.user.joined', { session_id: this.session.id }));
+    const id = this.session.id;
+    const record = this.record;
+    this.delivery.open(event('agent.ready', record === undefined ? { session_id: id } : { session_id: id, resume_token: record.token }));
+    this.delivery.enter(CLIENT, event('system.user.joined', { session_id: id }));
+    if (record?.refusal !== undefined) this.report(record.refusal);
+    if (record?.resumed) this.delivery.enter(ROOT, event('system.session.resumed', { session_id: id }));
     this.port?.open();
   }
 
@@ -199,7 +207,10 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Regis
   // ---- what the port, the graph and the bus report ---------------------
 
   deliver(e: CrewEvent, fromClient: boolean): void {
-    if (fromClient) this.observer.event(e.type, 'in');
+    if (fromClient) {
+      this.observer.event(e.type, 'in');
+      if (this.record !== undefined && e.type !== USER_AUDIO) this.record.accepted(e);
+    }
     if (fromClient && e.type === STOPPED_SPEAKING) (this.voice ?? this.timeVoice()).userStopped();
     this.delivery.enter(fromClient ? CLIENT : ROOT, e);
   }
@@ -250,6 +261,8 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Regis
   private end(code: number, reason: string, closeTransport: boolean): Promise<void> {
     if (this.endPromise !== undefined) return this.endPromise;
     this.observer.closed(code);
+    // saved as it was when the connection ended: the teardown's interrupted turn is answered again on resume
+    this.record?.end(code);
     this.port?.close();
     this.endPromise = new Promise<void>((resolve) => {
       const teardown = () => {

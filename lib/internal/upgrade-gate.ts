@@ -23,7 +23,7 @@ export class UpgradeGate {
   constructor(
     private readonly options: ResolvedAppOptions,
     private readonly accepting: () => boolean,
-    private readonly accept: (ws: WebSocket, auth: unknown) => void,
+    private readonly accept: (ws: WebSocket, auth: unknown, req: IncomingMessage) => void,
     /** The Twilio stream's path and what takes its sockets (no Origin or `authenticate` check: Twilio cannot answer them). */
     private readonly twilio?: { path: string; accept: (ws: WebSocket) => void },
   ) {
@@ -75,7 +75,7 @@ export class UpgradeGate {
       if (auth === REFUSED) return refuseUpgrade(socket, 401, 'Unauthorized');
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         socket.off('error', ignore); // the WebSocket listens for errors now
-        this.accept(ws, auth);
+        this.accept(ws, auth, req);
       });
     });
   }

@@ -61,6 +61,11 @@ export interface CrewAppOptions extends Partial<Omit<SessionLimits, 'maxFrameByt
   setupTimeout?: number;
   /** How long `close()` waits for sessions to finish before terminating them (ms). Default 10000. */
   closeTimeout?: number;
+  /**
+   * How long a drain (`app.drain()`, SIGTERM under `run()`) lets live sessions go on before
+   * closing the rest with 1012 (service restart) so that their clients resume elsewhere (ms). Default 30000.
+   */
+  drainTimeout?: number;
   /** Time allowed for an upgrade request's headers (ms), against slowloris. Default 10000. */
   headersTimeout?: number;
   /** Who may connect; see `Authenticate`. Default: everyone. */
@@ -116,6 +121,7 @@ export const APP_DEFAULTS = Object.freeze({
   idleTimeout: 0,
   setupTimeout: 10_000,
   closeTimeout: 10_000,
+  drainTimeout: 30_000,
   headersTimeout: 10_000,
   authenticateTimeout: 10_000,
   perMessageDeflate: false,
@@ -143,7 +149,7 @@ export function resolveAppOptions(options: CrewAppOptions): ResolvedAppOptions {
       throw new InvalidArgumentError(`CrewApp: ${key} must be a positive integer, got ${String(merged[key])}`);
     }
   }
-  const durations = ['heartbeatInterval', 'idleTimeout', 'setupTimeout', 'closeTimeout', 'headersTimeout', 'authenticateTimeout'] as const;
+  const durations = ['heartbeatInterval', 'idleTimeout', 'setupTimeout', 'closeTimeout', 'drainTimeout', 'headersTimeout', 'authenticateTimeout'] as const;
   for (const key of durations) {
     if (!Number.isFinite(merged[key]) || merged[key] < 0) {
       throw new InvalidArgumentError(`CrewApp: ${key} must be a number of milliseconds ≥ 0, got ${String(merged[key])}`);

@@ -1,4 +1,4 @@
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
@@ -8,7 +8,9 @@ import { agentError } from './agent-error';
 import { closeCodeOf, crewError, ErrorCodes, InvalidArgumentError } from './errors';
 import { runSetup } from './internal/run-setup';
 import { checkEvery, Sweeps } from './internal/sweeps';
-import { pathOf, UpgradeGate } from './internal/upgrade-gate';
+import { UpgradeGate } from './internal/upgrade-gate';
+import { handleHttp, HttpRoutesHost } from './internal/http-routes';
+import { drained, handOver, untilSignalled } from './internal/lifecycle';
 import { SendLimits, TransportOwner, WsTransport } from './internal/ws-transport';
 import { observeSession } from './internal/observer';
 import { CrewMetrics } from './internal/metrics';
@@ -17,8 +19,7 @@ import { Fleet, CrewFleet } from './scale/fleet';
 import { admission, Admission, ResumeHost } from './scale/resume';
 import { recordOf, recordSession } from './scale/session-record';
 import { CrewSession } from './session';
-import { TwilioStats, TwilioStream, TwilioStreamHost } from './telephony/twilio-stream';
-import { answerTwilioVoice } from './telephony/twilio-webhook';
+import { TwilioStats, TwilioStream, twilioStreamHost, TwilioStreamHost } from './telephony/twilio-stream';
 import { CloseCodes } from './transport';
 
 export type { Authenticate, CrewAppOptions, HttpHandler, SetupHandler, TwilioOptions } from './app-options';
@@ -57,6 +58,9 @@ export class CrewApp {
   private readonly crewFleet: Fleet;
   /** What resuming needs (undefined without a store). */
   private readonly resumeHost: ResumeHost | undefined;
+  private readonly routes: HttpRoutesHost;
+  /** Ends a drain's wait at once (while one waits). */
+  private endDrain: (() => void) | undefined;
 
   /**
    * This process's id in a fleet: the `workerId` option, else `$RXCREW_WORKER_ID`, else `HOST-PID`. The
@@ -76,11 +80,26 @@ export class CrewApp {
       socketError: (transport, err) => this.options.logger.warn({ session_id: transport.sessionId, err }, `socket error: ${err.message}`),
       started: (transport) => this.sweeps.setupDone(transport.sessionId),
     };
-    this.twilioHost = this.options.twilio && this.makeTwilioHost();
+    this.twilioHost = this.options.twilio && twilioStreamHost(this.options, {
+      admit: () => this.accepting && this.live.size < this.options.maxSessions,
+      opened: (session) => {
+        this.admitted(session);
+        void session.waitUntilComplete().then(() => this.live.get(session.id) === session && this.live.delete(session.id));
+      },
+    });
     this.inspector = this.options.inspector ? new Inspector(this.live, (req) => this.gate!.allows(req)) : undefined;
     const { store, secret, logger } = this.options;
     this.crewFleet = new Fleet(this.live, this.workerId, store, logger);
     this.resumeHost = store && { store, secret: secret!, fleet: this.crewFleet, logger };
+    this.routes = {
+      options: this.options,
+      accepting: () => this.accepting,
+      activeSessions: () => this.live.size,
+      workerId: this.workerId,
+      metrics: this.crewMetrics,
+      inspector: this.inspector,
+      allows: (req) => this.gate!.allows(req),
+    };
   }
 
   /**
@@ -132,7 +151,7 @@ export class CrewApp {
     // Node enforces headersTimeout only when it checks, every connectionsCheckingInterval
     // (30 s by default): check often enough that a slow upgrade request is cut on time
     const connectionsCheckingInterval = headersTimeout > 0 ? checkEvery(headersTimeout / 4) : 30_000;
-    const server = createServer({ connectionsCheckingInterval }, (req, res) => void this.handleHttp(req, res));
+    const server = createServer({ connectionsCheckingInterval }, (req, res) => void handleHttp(this.routes, req, res));
     server.headersTimeout = headersTimeout;
     server.requestTimeout = Math.max(headersTimeout, 30_000);
     const twilioHost = this.twilioHost;
@@ -165,48 +184,70 @@ export class CrewApp {
     return { port: address.port, host: address.address };
   }
 
-  /** Listens, logs the URL, and closes gracefully on SIGINT/SIGTERM. Resolves once closed. */
+  /**
+   * Listens, logs the URL, and stops on a signal: SIGTERM drains (`drain()`:
+   * what a deploy or an orchestrator sends), SIGINT closes (`close()`). A
+   * second signal exits at once. Resolves once closed.
+   */
   async run(): Promise<void> {
     const { port, host } = await this.listen();
     const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
-    this.options.logger.info({ port, host }, `rxcrew listening on http://${shown}:${port}/ (WebSocket ws://${shown}:${port}${this.options.path})`);
-    await new Promise<void>((resolve) => {
-      let signalled = false;
-      const onSignal = (signal: NodeJS.Signals) => {
-        if (signalled) {
-          this.options.logger.warn({ signal }, `${signal} again, exiting now`);
-          process.exit(1);
-        }
-        signalled = true;
-        this.options.logger.info({ signal, sessions: this.live.size }, `${signal}, closing ${this.live.size} session(s)`);
-        void this.close().then(() => {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          resolve();
-        });
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+    const { logger, path, drainTimeout } = this.options;
+    logger.info({ port, host }, `rxcrew listening on http://${shown}:${port}/ (WebSocket ws://${shown}:${port}${path})`);
+    await untilSignalled(logger, (signal) => {
+      const sessions = this.live.size;
+      if (signal === 'SIGTERM') {
+        logger.info({ signal, sessions, drain_timeout_ms: drainTimeout }, `${signal}, draining ${sessions} session(s) for up to ${drainTimeout} ms`);
+        return this.drain();
+      }
+      logger.info({ signal, sessions }, `${signal}, closing ${sessions} session(s)`);
+      return this.close();
     });
   }
 
   /**
    * Stops accepting (`/ready` answers 503), closes every session with 1001
    * (their `system.user.left` hooks run), terminates what has not finished by
-   * `closeTimeout`, then closes the server. Idempotent.
+   * `closeTimeout`, then closes the server. Idempotent; during a drain it ends
+   * the drain's wait at once (the sessions close with the drain's 1012).
    */
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
+    this.endDrain?.();
+    this.closing ??= this.shutdown(CloseCodes.GOING_AWAY);
     return this.closing;
   }
 
-  private async shutdown(): Promise<void> {
+  /**
+   * A graceful stop for a deploy: stops accepting (`/ready` answers 503, new
+   * upgrades 503) and lets live sessions go on until they end or
+   * `drainTimeout` passes, then closes the rest with 1012 (service restart) —
+   * with a store, their clients resume on another worker — and closes as
+   * `close()` does. Idempotent.
+   */
+  drain(): Promise<void> {
+    this.closing ??= this.drainThenShutdown();
+    return this.closing;
+  }
+
+  private async drainThenShutdown(): Promise<void> {
+    this.accepting = false;
+    this.gate?.refuseWaiting();
+    const { drainTimeout, logger } = this.options;
+    const wait = drained(this.live, drainTimeout);
+    this.endDrain = wait.cancel;
+    if (!(await wait.ended)) logger.info({ sessions: this.live.size, drain_timeout_ms: drainTimeout }, `drain: closing ${this.live.size} session(s) with 1012`);
+    this.endDrain = undefined;
+    return this.shutdown(CloseCodes.SERVICE_RESTART);
+  }
+
+  private async shutdown(code: number): Promise<void> {
     this.accepting = false;
     this.gate?.refuseWaiting();
     this.sweeps.stop();
     this.inspector?.close();
     const sessions = [...this.live.values()];
-    const stopped = sessions.map((s) => s.stop('server shutting down', CloseCodes.GOING_AWAY));
+    const reason = code === CloseCodes.SERVICE_RESTART ? 'server restarting' : 'server shutting down';
+    const stopped = sessions.map((s) => handOver(s, this.transports.get(s.id), code, reason));
     // a connection is done once its client has read what was queued for it and the close
     const sockets = [...(this.gate?.wss.clients ?? [])].map(
       (ws) => new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.once('close', () => resolve()))),
@@ -277,23 +318,6 @@ export class CrewApp {
     runSetup(setup, session);
   }
 
-  private makeTwilioHost(): TwilioStreamHost {
-    const { setup, logger, limits, setupTimeout } = this.options;
-    return {
-      setup,
-      logger,
-      limits,
-      startTimeout: setupTimeout,
-      transport: { leadMs: TWILIO_LEAD_MS, endCallTimeoutMs: TWILIO_END_CALL_TIMEOUT_MS, logger },
-      stats: { calls: 0, malformed: 0, unknownEvents: 0, binaryFrames: 0, ignored: 0 },
-      admit: () => this.accepting && this.live.size < this.options.maxSessions,
-      opened: (session) => {
-        this.admitted(session);
-        void session.waitUntilComplete().then(() => this.live.get(session.id) === session && this.live.delete(session.id));
-      },
-    };
-  }
-
   /** A new session of either transport, before its setup runs: live, observed by the metrics, known to the inspector. */
   private admitted(session: CrewSession): void {
     this.live.set(session.id, session);
@@ -311,14 +335,6 @@ export class CrewApp {
     return bytes;
   }
 
-  /** `GET /metrics`: the Prometheus exposition, behind `authenticate` when `metricsAuth` is set. */
-  private async serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: CrewMetrics): Promise<void> {
-    if (this.options.metricsAuth && !(await this.gate!.allows(req))) return json(res, 401, { error: 'unauthorized' });
-    const text = await metrics.exposition();
-    res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
-    res.end(req.method === 'HEAD' ? undefined : text);
-  }
-
   /** A client that reads too slowly to keep up: close it (1013) and let it go, whatever it still has queued. */
   private slowConsumer(transport: WsTransport): void {
     const session = this.live.get(transport.sessionId);
@@ -328,41 +344,8 @@ export class CrewApp {
     const kill = setTimeout(() => transport.terminate(), 1000);
     kill.unref();
   }
-
-  private async handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    try {
-      if (this.options.http && (await this.options.http(req, res))) return;
-      const pathname = pathOf(req);
-      if (this.inspector !== undefined && (await this.inspector.handle(req, res, pathname))) return;
-      const twilio = this.options.twilio;
-      if (twilio !== undefined && pathname === `${twilio.path}/voice`) return await answerTwilioVoice(req, res, twilio);
-      if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
-      if (pathname === '/') {
-        return json(res, 200, { status: this.accepting ? 'ok' : 'closing', ready: this.accepting, active_sessions: this.live.size, worker: this.workerId });
-      }
-      if (pathname === '/metrics' && this.crewMetrics !== undefined) return await this.serveMetrics(req, res, this.crewMetrics);
-      if (pathname === '/health') return json(res, 200, { status: 'ok' });
-      if (pathname === '/ready') return json(res, this.accepting ? 200 : 503, { ready: this.accepting });
-      return json(res, 404, { error: 'not found' });
-    } catch (err) {
-      this.options.logger.error({ err, method: req.method, path: pathOf(req) }, 'http handler failed');
-      if (!res.headersSent) json(res, 500, { error: 'internal error' });
-      else res.destroy();
-    }
-  }
 }
-
-/** How far ahead of a caller's playback the Twilio transport sends audio (ms). */
-const TWILIO_LEAD_MS = 100;
-/** How long `agent.end_call` waits for the marks of the audio sent before the stream closes anyway (ms). */
-const TWILIO_END_CALL_TIMEOUT_MS = 5000;
 
 /** The Atoms SDK's name for `CrewApp`. */
 export const AtomsCrewApp = CrewApp;
 export type AtomsCrewApp = CrewApp;
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}

@@ -174,7 +174,11 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Regis
     this.delivery.open(event('agent.ready', record === undefined ? { session_id: id } : { session_id: id, resume_token: record.token }));
     this.delivery.enter(CLIENT, event('system.user.joined', { session_id: id }));
     if (record?.refusal !== undefined) this.report(record.refusal);
-    if (record?.resumed) this.delivery.enter(ROOT, event('system.session.resumed', { session_id: id }));
+    if (record?.resumed) {
+      this.delivery.enter(ROOT, event('system.session.resumed', { session_id: id }));
+      // what the client sent while its last holder was handing it over (logged there already)
+      for (const e of record.restored!.replay) this.delivery.enter(CLIENT, e as CrewEvent);
+    }
     this.port?.open();
   }
 
@@ -209,7 +213,9 @@ export class SessionRuntime implements PortOwner, DeliveryOwner, BusOwner, Regis
   deliver(e: CrewEvent, fromClient: boolean): void {
     if (fromClient) {
       this.observer.event(e.type, 'in');
-      if (this.record !== undefined && e.type !== USER_AUDIO) this.record.accepted(e);
+      const record = this.record;
+      if (record !== undefined && e.type !== USER_AUDIO) record.accepted(e);
+      if (record?.handingOver) return; // the session's next holder gives it to its graph
     }
     if (fromClient && e.type === STOPPED_SPEAKING) (this.voice ?? this.timeVoice()).userStopped();
     this.delivery.enter(fromClient ? CLIENT : ROOT, e);

@@ -77,6 +77,8 @@ export class Fleet implements CrewFleet {
     store.onMessage = (channel, message) => this.message(channel, message);
     store.onReconnect = () => this.rewrite();
     await store.connect(this.logger, [`${this.prefix}cmd:${this.worker}`, `${this.prefix}reply:${this.worker}`]);
+    // a process starting under an id (a worker restarted) holds none of the sessions listed under it before
+    await store.redis.del(this.registryKey).catch(store.failed);
     this.beat();
     this.timer = setInterval(() => this.beat(), store.options.heartbeatMs);
     this.timer.unref();
@@ -88,6 +90,9 @@ export class Fleet implements CrewFleet {
     if (store === undefined) return;
     clearInterval(this.timer);
     this.timer = undefined;
+    // what still comes on our channels is not answered: the store is closing
+    store.onMessage = undefined;
+    store.onReconnect = undefined;
     for (const settle of this.waiting.values()) settle(false);
     this.waiting.clear();
     try {
@@ -118,14 +123,22 @@ export class Fleet implements CrewFleet {
     const since = Date.now() - store.options.heartbeatTimeoutMs;
     const workers = await redis.zrangebyscore(`${this.prefix}workers`, since, '+inf');
     const hashes = await Promise.all(workers.map((w) => redis.hgetall(`${this.prefix}w:${w}`)));
-    const sessions: FleetSession[] = [];
+    const byId = new Map<string, FleetSession>();
+    const twice: string[] = [];
     hashes.forEach((hash, i) => {
       for (const [id, json] of Object.entries(hash)) {
         const { startedAt, state } = JSON.parse(json) as { startedAt: number; state: string };
-        sessions.push({ id, worker: workers[i], startedAt, state });
+        if (byId.has(id)) twice.push(id);
+        byId.set(id, { id, worker: workers[i], startedAt, state });
       }
     });
-    return sessions;
+    // a session being resumed may be listed by both workers for a moment: the one its record names holds it
+    const owners = await Promise.all(twice.map((id) => redis.hget(store.sessionKey(id), 'worker')));
+    twice.forEach((id, i) => {
+      const owner = owners[i];
+      if (owner !== null && owner !== byId.get(id)!.worker) byId.set(id, { ...byId.get(id)!, worker: owner });
+    });
+    return [...byId.values()];
   }
 
   inject(sessionId: string, event: CrewEvent): Promise<boolean> {
@@ -139,15 +152,17 @@ export class Fleet implements CrewFleet {
   /**
    * Before a session is resumed here: if another worker (or this one) still
    * holds it — its client's old connection not yet seen dead — it lets it go
-   * (closes it with 1001, keeping its keys). Resolves once done or timed out.
+   * (closes it with 1001, keeping its keys). Resolves once done or timed out: `true` if a session was let go
+   * (what the store holds may have changed since it was read).
    */
-  async release(sessionId: string, owner: string | undefined): Promise<void> {
+  async release(sessionId: string, owner: string | undefined): Promise<boolean> {
     const here = this.live.get(sessionId);
     if (here !== undefined) {
       await here.stop('resumed on another connection', CloseCodes.GOING_AWAY);
-      return;
+      return true;
     }
-    if (owner !== undefined && owner !== this.worker && (await this.alive(owner))) await this.publish(owner, 'release', sessionId, undefined);
+    if (owner === undefined || owner === this.worker || !(await this.alive(owner))) return false;
+    return this.publish(owner, 'release', sessionId, undefined);
   }
 
   private async command(op: 'inject' | 'send', sessionId: string, event: CrewEvent): Promise<boolean> {
@@ -169,6 +184,7 @@ export class Fleet implements CrewFleet {
     if (session === undefined || session.state === 'closed') return false;
     if (op === 'inject') session.inject(event!);
     else if (op === 'send') session.send(event!);
+    // its client has gone (it reconnected): the session's end writes what it holds before the reply goes out
     else void session.stop('resumed on another worker', CloseCodes.GOING_AWAY);
     return true;
   }
@@ -191,10 +207,14 @@ export class Fleet implements CrewFleet {
         resolve(delivered);
       };
       this.waiting.set(rid, settle);
-      store.redis.publish(`${this.prefix}cmd:${worker}`, JSON.stringify(command)).catch((err: unknown) => {
-        store.failed(err);
-        settle(false);
-      });
+      // nobody subscribed (a worker that died: Redis saw its connection close) answers at once
+      store.redis.publish(`${this.prefix}cmd:${worker}`, JSON.stringify(command)).then(
+        (receivers) => receivers === 0 && settle(false),
+        (err: unknown) => {
+          store.failed(err);
+          settle(false);
+        },
+      );
     });
   }
 

@@ -29,6 +29,8 @@ export interface StoredSession {
   readonly context: Record<string, unknown>;
   /** Each `OutputCrewNode`'s conversation, by node name. */
   readonly conversations: Record<string, unknown>;
+  /** Client events taken in while the session was being handed over (after its close was sent), given to the graph on resume. */
+  readonly replay: readonly Record<string, unknown>[];
 }
 
 /** What a store's failures add up to (a Redis down, a value that is not JSON). */
@@ -161,6 +163,7 @@ export class RedisStore {
         startedAt: Number(fields.started),
         context: fields.context === undefined ? {} : (JSON.parse(fields.context) as Record<string, unknown>),
         conversations,
+        replay: fields.replay === undefined ? [] : (JSON.parse(fields.replay) as Record<string, unknown>[]),
       };
     } finally {
       clearTimeout(timer);

@@ -68,7 +68,8 @@ export async function admission(ws: WebSocket, req: IncomingMessage, host: Resum
     let restored: StoredSession | undefined;
     try {
       restored = await host.store.load(id, LOAD_TIMEOUT_MS);
-      if (restored !== undefined) await host.fleet.release(id, restored.worker);
+      // a copy still live elsewhere is let go first; what it wrote until then is read again
+      if (restored !== undefined && (await host.fleet.release(id, restored.worker))) restored = await host.store.load(id, LOAD_TIMEOUT_MS);
     } catch (err) {
       host.logger.warn({ err, session_id: id }, 'could not load a session to resume');
       return open(ws, { restored: undefined, refusal: 'the session store did not answer', frames });

@@ -31,6 +31,8 @@ export class SessionRecord {
   private logged = 0;
   private touchedAt: number;
   private ended = false;
+  /** Client events taken in during a hand-over, kept for the session's next holder. */
+  private replay: CrewEvent[] | undefined;
   private readonly openedAt = Date.now();
   /** Reported to the client right after `agent.ready`: why its `resume_token` was refused (it has a fresh session). */
   refusal: CrewEvent | undefined;
@@ -53,6 +55,8 @@ export class SessionRecord {
     const started = String(restored?.startedAt ?? this.openedAt);
     const context_ = store.json(context.toJSON(), 'the session context') ?? '{}';
     redis.hset(this.key, 'worker', worker, 'started', started, 'context', context_).catch(store.failed);
+    // this holder gives the graph what the last one took in while handing over (see start())
+    if (restored !== undefined && restored.replay.length > 0) redis.hdel(this.key, 'replay').catch(store.failed);
     this.expire();
   }
 
@@ -65,9 +69,30 @@ export class SessionRecord {
     return this.restored !== undefined;
   }
 
-  /** A client event the session accepted (not audio): appended to the log. */
+  /**
+   * The session is being handed over (its close has been sent; its client
+   * resumes elsewhere): what it holds is written now and no longer changes;
+   * client events that still come are logged and kept for the next holder
+   * (`handingOver`: the runtime no longer gives them to the graph).
+   */
+  handOver(): void {
+    if (this.ended || this.replay !== undefined) return;
+    this.flush();
+    this.replay = [];
+  }
+
+  get handingOver(): boolean {
+    return this.replay !== undefined;
+  }
+
+  /** A client event the session accepted (not audio): appended to the log (and, during a hand-over, kept for the next holder). */
   accepted(e: CrewEvent): void {
     if (this.ended) return;
+    if (this.replay !== undefined) {
+      this.replay.push(e);
+      const replay = this.store.json(this.replay, 'the events to replay');
+      if (replay !== undefined) this.store.redis.hset(this.key, 'replay', replay).catch(this.store.failed);
+    }
     const json = this.store.json(e, `a ${e.type} event`);
     if (json === undefined) return;
     const redis = this.store.redis;
@@ -93,7 +118,7 @@ export class SessionRecord {
 
   /** Writes everything again (after Redis came back: it may have lost what it held). */
   rewrite(worker: string): void {
-    if (this.ended) return;
+    if (this.ended || this.replay !== undefined) return;
     const fields: string[] = ['worker', worker, 'started', String(this.startedAt)];
     const context = this.store.json(this.context.toJSON(), 'the session context');
     if (context !== undefined) fields.push('context', context);
@@ -122,14 +147,14 @@ export class SessionRecord {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.ended) return;
+    if (this.scheduled || this.ended || this.replay !== undefined) return;
     this.scheduled = true;
     queueMicrotask(() => this.flush());
   }
 
   private flush(): void {
     this.scheduled = false;
-    if (this.ended || (!this.dirtyContext && this.dirtyNodes === undefined)) return;
+    if (this.ended || this.replay !== undefined || (!this.dirtyContext && this.dirtyNodes === undefined)) return;
     const fields: string[] = [];
     if (this.dirtyContext) {
       const context = this.store.json(this.context.toJSON(), 'the session context');

@@ -37,6 +37,29 @@ export interface TwilioStreamHost {
   opened(session: CrewSession, transport: TwilioTransport): void;
 }
 
+/** How far ahead of a caller's playback the Twilio transport sends audio (ms). */
+const TWILIO_LEAD_MS = 100;
+/** How long `agent.end_call` waits for the marks of the audio sent before the stream closes anyway (ms). */
+const TWILIO_END_CALL_TIMEOUT_MS = 5000;
+
+/** What every stream of an app shares: the app's options, fresh counters, and the app's admission and bookkeeping. */
+export function twilioStreamHost(
+  options: { setup: SetupHandler; logger: CrewLogger; limits: Readonly<SessionLimits>; setupTimeout: number },
+  app: Pick<TwilioStreamHost, 'admit' | 'opened'>,
+): TwilioStreamHost {
+  const { setup, logger, limits, setupTimeout } = options;
+  return {
+    setup,
+    logger,
+    limits,
+    startTimeout: setupTimeout,
+    transport: { leadMs: TWILIO_LEAD_MS, endCallTimeoutMs: TWILIO_END_CALL_TIMEOUT_MS, logger },
+    stats: { calls: 0, malformed: 0, unknownEvents: 0, binaryFrames: 0, ignored: 0 },
+    admit: () => app.admit(),
+    opened: (session, transport) => app.opened(session, transport),
+  };
+}
+
 /** Problems logged per stream; past this they are only counted. */
 const LOGGED_PER_STREAM = 5;
 

@@ -94,6 +94,7 @@ export interface Exit {
 export interface TsProcess {
   child: ChildProcess;
   stdout: () => string;
+  stderr: () => string;
   /** Resolves once `text` (or a match of the pattern) is on stdout (or `stream`); the match's groups for a pattern. */
   printed(text: string | RegExp, stream?: 'stdout' | 'stderr'): Promise<RegExpMatchArray | null>;
   /** Resolves with the exit code and all output; rejects (and kills it) if it outlives its guard. */
@@ -153,5 +154,5 @@ export function runTs(
       check();
       exited.then(() => reject(new Error(`${script} exited before printing ${String(text)}; stdout: ${stdout}; stderr: ${stderr}`)), reject);
     });
-  return { child, stdout: () => stdout, printed, exited };
+  return { child, stdout: () => stdout, stderr: () => stderr, printed, exited };
 }

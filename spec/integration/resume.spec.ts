@@ -51,7 +51,7 @@ describe('resuming a session from the Redis store', () => {
     Counter.hold.clear();
   });
 
-  async function worker(workerId: string, options: { keepClosed?: boolean } = {}): Promise<RunningApp> {
+  async function worker(workerId: string, options: { keepClosed?: boolean } = {}, drainTimeout = 0): Promise<RunningApp> {
     const store = redisStore({ url: redis.url, keyPrefix: `t${process.pid}:`, ...options });
     stores.push(store);
     return h.start({
@@ -59,6 +59,7 @@ describe('resuming a session from the Redis store', () => {
       workerId,
       secret: SECRET,
       store,
+      drainTimeout,
       setup: async (session) => {
         setups.push(session);
         await session.waitForInit(200);
@@ -144,6 +145,44 @@ describe('resuming a session from the Redis store', () => {
     // answered from the restored conversation: system, greeting, slow
     expect(chunks.join('')).toBe('3 messages; you said slow');
     never.resolve();
+  });
+
+  it('a drain hands the session over: what the client sent after the close went out is answered by the next holder', async () => {
+    const a = await worker('a');
+    const b = await worker('b');
+    const first = await a.connect();
+    const ready = await first.next('agent.ready');
+    expect(await ask(first, 'one')).toBe('3 messages; you said one');
+    // the client speaks as the drain's close frame reaches it, before its ws has read it (0x88: a close frame's first byte)
+    const tcp = (first.socket as unknown as { _socket: import('node:net').Socket })._socket;
+    let spoke = false;
+    tcp.prependListener('data', (chunk: Buffer) => {
+      if (spoke || chunk.indexOf(0x88) < 0) return;
+      spoke = true;
+      first.send(say('late'));
+      first.send({ type: 'system.llm.request', request_id: 'late' });
+    });
+    await within(a.app.drain(), 'the drain', 5000);
+    expect(spoke).toBe(true);
+    expect((await within(first.closed, 'the close')).code).toBe(1012);
+    // (the drained worker's store has closed: the other reads the log)
+    const log = (await stores[1].eventLog(String(ready.session_id))) as CrewEvent[];
+    expect(log.filter((e) => e.type === 'agent.transcript.update').map((e) => e.content)).toEqual(['one', 'late']);
+
+    const second = await b.connect(`/ws?resume=${encodeURIComponent(String(ready.resume_token))}`);
+    expect((await second.next('agent.ready')).session_id).toBe(ready.session_id);
+    const start = await second.next('agent.llm.response.start');
+    expect(start.request_id).toBe('late');
+    let text = '';
+    for (;;) {
+      const e = await second.next((x) => x.type === 'agent.llm.response.chunk' || x.type === 'agent.llm.response.end');
+      if (e.type === 'agent.llm.response.end') break;
+      text += String(e.text);
+    }
+    // system, greeting, one, its reply, late: given to the new holder's graph once, and logged once
+    expect(text).toBe('5 messages; you said late');
+    const after = (await stores[1].eventLog(String(ready.session_id))) as CrewEvent[];
+    expect(after.filter((e) => e.type === 'agent.transcript.update').map((e) => e.content)).toEqual(['one', 'late']);
   });
 
   it('takes the token from system.init too', async () => {

@@ -137,7 +137,74 @@ describe('CrewApp shutdown and upgrades in flight', () => {
   });
 });
 
-describe('a server process on SIGTERM', () => {
+describe('app.drain()', () => {
+  const h = new Harness();
+  afterEach(() => h.cleanup());
+
+  it('refuses new sessions but lets live ones go on; resolves once the last one has ended, before drainTimeout', async () => {
+    const left: number[] = [];
+    const { app, http, connect, connectReady } = await h.start({
+      drainTimeout: 60_000,
+      setup: (s) => {
+        s.addNode(echoNode());
+        s.onEvent('system.user.left', (_s, e) => void left.push(e.code as number));
+      },
+    });
+    const client = await connectReady();
+    let drained = false;
+    const drain = app.drain();
+    expect(app.drain()).toBe(drain); // idempotent
+    const draining = drain.then(() => (drained = true));
+    expect(app.ready).toBe(false);
+    expect(await status(`${http}/ready`)).toBe(503);
+    await expect(connect()).rejects.toThrow('upgrade refused: 503');
+    client.send(say('still here'));
+    expect(await client.next('agent.speak')).toMatchObject({ text: 'still here' });
+    expect(drained).toBe(false);
+    void client.close(1000);
+    await within(draining, 'the drain to end with the last session', 5000);
+    expect(left).toEqual([1000]);
+    expect(app.sessions.size).toBe(0);
+  });
+
+  it('closes what is still live after drainTimeout with 1012 (service restart), hooks seeing 1012', async () => {
+    const left: number[] = [];
+    const logger = recordingLogger();
+    const { app, connectReady } = await h.start({
+      drainTimeout: 200,
+      logger,
+      setup: (s) => {
+        s.addNode(echoNode());
+        s.onEvent('system.user.left', (_s, e) => void left.push(e.code as number));
+      },
+    });
+    const clients = [await connectReady(), await connectReady()];
+    await within(app.drain(), 'the drain', 5000);
+    const codes = await Promise.all(clients.map((c) => within(c.closed, 'a client close')));
+    expect(codes.map((c) => c.code)).toEqual([1012, 1012]);
+    expect(left).toEqual([1012, 1012]);
+    expect(logger.info).toHaveBeenCalledWith(expect.objectContaining({ sessions: 2, drain_timeout_ms: 200 }), 'drain: closing 2 session(s) with 1012');
+  });
+
+  it('close() during a drain ends the wait at once; the drain\'s 1012 stands (the clients may resume elsewhere)', async () => {
+    const { app, connectReady } = await h.start({ drainTimeout: 60_000, logger: recordingLogger(), setup: (s) => void s.addNode(echoNode()) });
+    const client = await connectReady();
+    const draining = app.drain();
+    const closing = app.close();
+    expect(closing).toBe(draining);
+    await within(closing, 'close() to end the drain', 5000);
+    expect((await within(client.closed, 'the client close')).code).toBe(1012);
+  });
+
+  it('drainTimeout 0 closes every session with 1012 at once', async () => {
+    const { app, connectReady } = await h.start({ drainTimeout: 0, logger: recordingLogger(), setup: (s) => void s.addNode(echoNode()) });
+    const client = await connectReady();
+    await within(app.drain(), 'the drain', 5000);
+    expect((await within(client.closed, 'the client close')).code).toBe(1012);
+  });
+});
+
+describe('a server process on SIGINT and SIGTERM', () => {
   const FIXTURE = join('spec', 'integration', 'fixtures', 'shutdown-server.ts');
 
   async function startServer(env: NodeJS.ProcessEnv = {}) {
@@ -150,15 +217,31 @@ describe('a server process on SIGTERM', () => {
     return { server, client };
   }
 
-  it('closes the client with 1001, runs its user.left hook, and exits 0 on its own', async () => {
-    const { server, client } = await startServer();
+  it('SIGTERM drains: the call goes on for drainTimeout, then closes with 1012; the hook runs; exit 0', async () => {
+    const { server, client } = await startServer({ DRAIN_TIMEOUT: '300' });
     server.child.kill('SIGTERM');
+    const closed = within(client.closed, 'the client close', 5000);
+    // the drain has begun (logged) and the call still answers
+    await within(server.printed('draining 1 session(s)', 'stderr'), 'the drain to begin', 5000);
+    await client.roundTrip();
+    expect((await closed).code).toBe(1012);
+    const { code, stdout, stderr } = await server.exited;
+    const records = stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records).toContainEqual({ level: 'info', time: expect.any(Number), msg: 'SIGTERM, draining 1 session(s) for up to 300 ms', signal: 'SIGTERM', sessions: 1, drain_timeout_ms: 300 });
+    expect(stdout).toContain('user.left hook ran: code 1012');
+    expect(stdout).toContain('server closed');
+    expect(code).toBe(0);
+  });
+
+  it('SIGINT closes the client with 1001, runs its user.left hook, and exits 0 on its own', async () => {
+    const { server, client } = await startServer();
+    server.child.kill('SIGINT');
 
     expect((await within(client.closed, 'the client close', 5000)).code).toBe(1001);
     const { code, stdout, stderr } = await server.exited;
     // the default logger: one JSON record per line on stderr
     const records = stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(records).toContainEqual({ level: 'info', time: expect.any(Number), msg: 'SIGTERM, closing 1 session(s)', signal: 'SIGTERM', sessions: 1 });
+    expect(records).toContainEqual({ level: 'info', time: expect.any(Number), msg: 'SIGINT, closing 1 session(s)', signal: 'SIGINT', sessions: 1 });
     expect(records[0]).toMatchObject({ level: 'info', msg: expect.stringMatching(/^rxcrew listening on/), host: '127.0.0.1' });
     expect(stdout).toContain('user.left hook ran: code 1001');
     expect(stdout).toContain('server closed');
@@ -167,7 +250,7 @@ describe('a server process on SIGTERM', () => {
 
   it('exits 0 after closeTimeout even when its hook and node never finish', async () => {
     const { server, client } = await startServer({ HANG: '1', CLOSE_TIMEOUT: '300' });
-    server.child.kill('SIGTERM');
+    server.child.kill('SIGINT');
 
     expect((await within(client.closed, 'the client close', 5000)).code).toBe(1001);
     const { code, stdout, stderr } = await server.exited;

@@ -1,15 +1,19 @@
 import { createInterface } from 'node:readline';
 import type { CrewEvent } from '../events';
-import { AgentConnection, describeError } from './connection';
+import { CloseCodes } from '../transport';
+import { AgentConnection, ConnectionHandlers, describeError } from './connection';
 import { ChatConsole } from './console';
+import { RECONNECT, ReconnectPolicy, reconnectDelay, resumeUrl } from './reconnect';
 
 /*
  * The protocol side of `rxcrew chat`: one conversation with an agent over
  * WebSocket, as the Atoms platform holds it — system.init, wait for agent.ready,
  * system.user.joined, then per input line agent.transcript.update (user) and
  * system.llm.request, the reply streamed until agent.llm.response.end, then
- * agent.transcript.update (assistant) with what the user saw. It never exits
- * the process and never throws: the outcome is the exit code `done` resolves with.
+ * agent.transcript.update (assistant) with what the user saw. When the server
+ * gave a resume_token and the connection is lost (any close but 1000 that we did
+ * not ask for), it reconnects with `?resume=` and goes on where it was. It never
+ * exits the process and never throws: the outcome is the exit code `done` resolves with.
  */
 
 /** Exit codes of `rxcrew`. */
@@ -34,6 +38,8 @@ export interface ChatOptions {
   closeTimeout?: number;
   /** How long to wait for a pong before going on without it (ms). Default 1000. */
   pongTimeout?: number;
+  /** How to reconnect after a lost connection (with a resume token). Default `RECONNECT`. */
+  reconnect?: Partial<ReconnectPolicy>;
 }
 
 export interface ChatHandle {
@@ -43,20 +49,44 @@ export interface ChatHandle {
   interrupt(): void;
 }
 
-type Phase = 'connecting' | 'open' | 'joining' | 'ready' | 'closing' | 'closed';
+/** `waiting`: the connection is lost and the next attempt is due. */
+type Phase = 'connecting' | 'open' | 'joining' | 'ready' | 'waiting' | 'closing' | 'closed';
 
 /** A reply in flight: requested by us, or started by the agent. */
 interface Reply {
   /** What the user has seen of it. */
   text: string;
   interrupted: boolean;
+  /** The user's line it answers (when we asked for it). */
+  line: string | undefined;
+  /** `agent.llm.response.start` (or a chunk) has come: the agent has the request. */
+  started: boolean;
 }
+
+/** A lost connection, from the loss until a new one is joined or we give up. */
+interface Outage {
+  readonly code: number;
+  readonly since: number;
+  /** Attempts made so far. */
+  attempts: number;
+  /** Why the last attempt failed. */
+  problem: string | undefined;
+  /** The session to get back. */
+  readonly sessionId: string | undefined;
+  /** The reply the loss cut short. */
+  readonly cut: Reply | undefined;
+  /** Why the server would not resume (`CREW_ERR_RESUME_REFUSED`). */
+  refusal: string | undefined;
+}
+
+const RESUME_REFUSED = 'CREW_ERR_RESUME_REFUSED';
 
 /** Starts a chat with the agent at `options.url`. */
 export function chat(options: ChatOptions): ChatHandle {
   const { url } = options;
   const interactive = options.interactive ?? false;
   const readyTimeout = options.readyTimeout ?? 10_000;
+  const policy: ReconnectPolicy = { ...RECONNECT, ...options.reconnect };
   const out = new ChatConsole({ output: options.output, errors: options.errors, interactive, echo: options.echo ?? false });
 
   let resolveDone!: (code: number) => void;
@@ -66,6 +96,12 @@ export function chat(options: ChatOptions): ChatHandle {
   const pending: string[] = []; // lines not sent yet: the agent takes one at a time
   let inputDone = false;
   let reply: Reply | undefined;
+  /** The current session's, from agent.ready. */
+  let token: string | undefined;
+  let sessionId: string | undefined;
+  let outage: Outage | undefined;
+  let readyTimer: NodeJS.Timeout | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
 
   // On a terminal readline echoes what is typed and draws the prompt, so it needs output.
   const rl = createInterface({
@@ -83,11 +119,21 @@ export function chat(options: ChatOptions): ChatHandle {
   /** Ends the chat from our side; `done` resolves when the socket has closed. */
   const finish = (code: number) => {
     if (phase === 'closing' || phase === 'closed') return;
+    const socketGone = phase === 'waiting';
     phase = 'closing';
     exitCode = code;
     clearTimeout(readyTimer);
+    clearTimeout(retryTimer);
     rl.close();
-    conn.close();
+    if (socketGone) closed();
+    else conn.close();
+  };
+  const closed = () => {
+    phase = 'closed';
+    clearTimeout(readyTimer);
+    clearTimeout(retryTimer);
+    rl.close();
+    resolveDone(exitCode);
   };
   const fail = (message: string) => {
     if (phase === 'closing' || phase === 'closed') return;
@@ -105,7 +151,7 @@ export function chat(options: ChatOptions): ChatHandle {
       return;
     }
     out.userLine(line);
-    reply = { text: '', interrupted: false };
+    reply = { text: '', interrupted: false, line, started: false };
     conn.send({ type: 'agent.transcript.update', role: 'user', content: line });
     conn.send({ type: 'system.llm.request' });
   };
@@ -114,8 +160,21 @@ export function chat(options: ChatOptions): ChatHandle {
   const joined = () => {
     if (phase !== 'joining') return;
     phase = 'ready';
-    if (interactive) out.info(`connected to ${url}; type a message (Ctrl-C interrupts a reply, Ctrl-D leaves)`);
+    if (outage) resumed(outage);
+    else if (interactive) out.info(`connected to ${url}; type a message (Ctrl-C interrupts a reply, Ctrl-D leaves)`);
     pump();
+  };
+
+  /** Back after a loss: says whether the session came back, and sees to the reply the loss cut. */
+  const resumed = (o: Outage) => {
+    outage = undefined;
+    const same = o.refusal === undefined && (o.sessionId === undefined || sessionId === undefined || o.sessionId === sessionId);
+    const id = sessionId ?? '(no id)';
+    out.error(same ? `rxcrew: resumed session ${id}` : `rxcrew: could not resume (${o.refusal ?? 'the server started a new session'}); new session ${id}`);
+    // A resumed agent answers the cut request again at once (its start came before the pong).
+    // No answer: a new session never had the line, nor an agent that never started on it.
+    const cut = o.cut;
+    if (cut?.line !== undefined && !cut.interrupted && reply === undefined && (!same || !cut.started)) pending.unshift(cut.line);
   };
 
   const interrupt = () => {
@@ -147,6 +206,8 @@ export function chat(options: ChatOptions): ChatHandle {
         if (phase !== 'open') return;
         phase = 'joining';
         clearTimeout(readyTimer);
+        token = typeof e.resume_token === 'string' && e.resume_token !== '' ? e.resume_token : undefined;
+        sessionId = typeof e.session_id === 'string' ? e.session_id : undefined;
         conn.send({ type: 'system.user.joined' });
         // a greeting sent along with agent.ready prints before the first line goes
         return conn.afterPong(joined);
@@ -155,10 +216,14 @@ export function chat(options: ChatOptions): ChatHandle {
         return idlePrompt();
       case 'agent.llm.response.start':
         // "agent: " waits for the first chunk, so that an empty reply prints nothing
-        reply ??= { text: '', interrupted: false };
+        reply ??= { text: '', interrupted: false, line: undefined, started: true };
+        reply.started = true;
+        // after a loss, this is the cut request answered again from the start
+        if (outage && phase === 'joining') reply.line ??= outage.cut?.line;
         return;
       case 'agent.llm.response.chunk': {
-        reply ??= { text: '', interrupted: false };
+        reply ??= { text: '', interrupted: false, line: undefined, started: true };
+        reply.started = true;
         if (reply.interrupted) return; // sent before the agent saw the interrupt: never shown
         const text = String(e.text ?? '');
         reply.text += text;
@@ -167,6 +232,10 @@ export function chat(options: ChatOptions): ChatHandle {
       case 'agent.llm.response.end':
         return endReply();
       case 'agent.error':
+        if (outage && errorCode(e) === RESUME_REFUSED) {
+          outage.refusal = refusalReason(e); // one line at the join says it all
+          return;
+        }
         out.error(`agent error (${String(e.severity ?? 'warning')}): ${String(e.message ?? '')}`);
         return idlePrompt();
       case 'agent.end_call':
@@ -180,46 +249,99 @@ export function chat(options: ChatOptions): ChatHandle {
     }
   };
 
+  /** The connection was lost (not a normal close) with a token in hand: the reply in flight is cut, and we reconnect. */
+  const lose = (code: number, reason: string, problem: string | undefined) => {
+    const cut = reply;
+    reply = undefined;
+    if (cut?.started && !cut.interrupted) out.cutOff();
+    outage = { code, since: Date.now(), attempts: 0, problem, sessionId, cut, refusal: undefined };
+    out.error(`rxcrew: connection lost (${describeClose(code, reason, problem)}); reconnecting…`);
+    retry();
+  };
+
+  /** Waits, then tries again; past the bound, gives up and exits 1. */
+  const retry = () => {
+    const o = outage!;
+    const delay = reconnectDelay(o.attempts, o.code, policy);
+    if (o.attempts >= policy.maxAttempts || Date.now() - o.since + delay > policy.maxOutageMs) {
+      const tries = o.attempts === 1 ? '1 attempt' : `${o.attempts} attempts`;
+      out.error(`rxcrew: could not reconnect to ${url} after ${tries} (last: ${o.problem ?? 'unknown'})`);
+      exitCode = ExitCodes.CONNECTION;
+      return closed();
+    }
+    phase = 'waiting';
+    retryTimer = setTimeout(() => {
+      o.attempts++;
+      o.problem = undefined;
+      try {
+        connect(token === undefined ? url : resumeUrl(url, token));
+      } catch (err) {
+        o.problem = describeError(err);
+        retry();
+      }
+    }, delay);
+  };
+
+  const readyTimedOut = () => {
+    const wait = `within ${readyTimeout / 1000} s`;
+    if (outage) {
+      outage.problem = phase === 'connecting' ? `no answer ${wait}` : `no agent.ready ${wait}`;
+      // not close(): a normal close would end the session we want back
+      return conn.drop();
+    }
+    if (phase === 'connecting') fail(`cannot connect to ${url}: no answer ${wait}`);
+    else if (phase === 'open') fail(`no agent.ready from ${url} ${wait}`);
+  };
+
+  /** A problem reported by `error`, for the `close` that follows. */
+  let problem: string | undefined;
+  const handlers: ConnectionHandlers = {
+    open() {
+      phase = 'open';
+      const session_context = { initial_variables: options.initialVariables ?? {}, conversation_type: 'chat' };
+      conn.send({ type: 'system.init', version: '1.0', session_context });
+    },
+    event(e) {
+      if (phase !== 'closing' && phase !== 'closed') onEvent(e);
+    },
+    error(err) {
+      if (outage) outage.problem ??= describeError(err);
+      else if (token !== undefined && phase !== 'connecting') problem = describeError(err);
+      else fail(phase === 'connecting' ? `cannot connect to ${url}: ${describeError(err)}` : `connection error: ${describeError(err)}`);
+    },
+    close(code, reason) {
+      clearTimeout(readyTimer);
+      const reported = problem;
+      problem = undefined;
+      if (phase === 'closing') return closed();
+      if (code !== CloseCodes.NORMAL && outage) {
+        outage.problem ??= `closed ${describeClose(code, reason, undefined)}`;
+        return retry();
+      }
+      if (code !== CloseCodes.NORMAL && token !== undefined) return lose(code, reason, reported);
+      out.error(`rxcrew: the server closed the connection (${describeClose(code, reason, undefined)})`);
+      exitCode = ExitCodes.CONNECTION;
+      closed();
+    },
+  };
+  const connectionOptions = { closeTimeout: options.closeTimeout ?? 2000, pongTimeout: options.pongTimeout ?? 1000 };
+
+  /** Opens a connection to `target` (throws for a URL `ws` refuses). */
   let conn: AgentConnection;
+  const connect = (target: string) => {
+    phase = 'connecting';
+    conn = new AgentConnection(target, handlers, connectionOptions);
+    readyTimer = setTimeout(readyTimedOut, readyTimeout);
+  };
+
   try {
-    conn = new AgentConnection(
-      url,
-      {
-        open() {
-          phase = 'open';
-          const session_context = { initial_variables: options.initialVariables ?? {}, conversation_type: 'chat' };
-          conn.send({ type: 'system.init', version: '1.0', session_context });
-        },
-        event(e) {
-          if (phase !== 'closing' && phase !== 'closed') onEvent(e);
-        },
-        error(err) {
-          fail(phase === 'connecting' ? `cannot connect to ${url}: ${describeError(err)}` : `connection error: ${describeError(err)}`);
-        },
-        close(code, reason) {
-          if (phase !== 'closing') {
-            out.error(`rxcrew: the server closed the connection (${code}${reason ? ` ${reason}` : ''})`);
-            exitCode = ExitCodes.CONNECTION;
-          }
-          phase = 'closed';
-          clearTimeout(readyTimer);
-          rl.close();
-          resolveDone(exitCode);
-        },
-      },
-      { closeTimeout: options.closeTimeout ?? 2000, pongTimeout: options.pongTimeout ?? 1000 },
-    );
+    connect(url);
   } catch (err) {
     out.error(`rxcrew: cannot connect to ${url}: ${describeError(err)}`);
     rl.close();
     resolveDone(ExitCodes.CONNECTION);
     return { done, interrupt: () => undefined };
   }
-
-  const readyTimer = setTimeout(() => {
-    if (phase === 'connecting') fail(`cannot connect to ${url}: no answer within ${readyTimeout / 1000} s`);
-    else if (phase === 'open') fail(`no agent.ready from ${url} within ${readyTimeout / 1000} s`);
-  }, readyTimeout);
 
   rl.on('line', (line) => {
     const text = line.trim();
@@ -236,4 +358,21 @@ export function chat(options: ChatOptions): ChatHandle {
   rl.on('SIGINT', interrupt); // Ctrl-C on a terminal (raw mode: no process signal)
 
   return { done, interrupt };
+}
+
+/** `1012 server restart`, or the code with what the socket reported (`1006 ECONNRESET`). */
+function describeClose(code: number, reason: string, problem: string | undefined): string {
+  const why = reason || problem;
+  return why ? `${code} ${why}` : String(code);
+}
+
+function errorCode(e: CrewEvent): unknown {
+  const payload = e.payload as { code?: unknown } | undefined;
+  return payload?.code;
+}
+
+/** What a `CREW_ERR_RESUME_REFUSED` says: `payload.reason`, else its message. */
+function refusalReason(e: CrewEvent): string {
+  const reason = (e.payload as { reason?: unknown } | undefined)?.reason;
+  return typeof reason === 'string' && reason !== '' ? reason : String(e.message ?? 'refused');
 }

@@ -80,6 +80,12 @@ export class AgentConnection {
     }
   }
 
+  /** Drops the socket without a close frame (the server sees 1006: a session it keeps for a resume); `close` is reported. */
+  drop(): void {
+    this.clearTimers();
+    this.socket.terminate();
+  }
+
   private later(fn: () => void, ms: number): NodeJS.Timeout {
     const timer = setTimeout(() => {
       this.timers.delete(timer);

@@ -60,6 +60,13 @@ export class ChatConsole {
     this.lineOpen = false;
   }
 
+  /** The connection was lost in the middle of a reply: marked on the reply's own line. */
+  cutOff(): void {
+    if (!this.lineOpen) return;
+    this.write(' (connection lost)\n');
+    this.lineOpen = false;
+  }
+
   /** Something that happened to the call, e.g. `(the agent ended the call)`. */
   note(text: string): void {
     this.endLine();

@@ -10,7 +10,7 @@ import { runSetup } from './internal/run-setup';
 import { checkEvery, Sweeps } from './internal/sweeps';
 import { UpgradeGate } from './internal/upgrade-gate';
 import { handleHttp, HttpRoutesHost } from './internal/http-routes';
-import { drained, handOver, untilSignalled } from './internal/lifecycle';
+import { drained, handOver, settledWithin, untilSignalled } from './internal/lifecycle';
 import { SendLimits, TransportOwner, WsTransport } from './internal/ws-transport';
 import { observeSession } from './internal/observer';
 import { CrewMetrics } from './internal/metrics';
@@ -73,7 +73,9 @@ export class CrewApp {
     this.workerId = this.options.workerId ?? (process.env.RXCREW_WORKER_ID || `${hostname()}-${process.pid}`);
     this.sendLimits = Object.freeze({ softLimit: this.options.sendSoftLimit, hardLimit: this.options.sendHardLimit });
     this.sweeps = new Sweeps(this.options, this.transports, this.live);
-    this.crewMetrics = this.options.metrics ? new CrewMetrics({ activeSessions: () => this.live.size, sendQueueBytes: () => this.sendQueueBytes() }) : undefined;
+    const store = this.options.store;
+    const source = { activeSessions: () => this.live.size, sendQueueBytes: () => this.sendQueueBytes(), storeStats: store && (() => store.stats) };
+    this.crewMetrics = this.options.metrics ? new CrewMetrics(source) : undefined;
     this.transportOwner = {
       droppedAudio: () => this.crewMetrics?.dropped('slow_client'),
       overflow: (transport) => this.slowConsumer(transport),
@@ -88,7 +90,7 @@ export class CrewApp {
       },
     });
     this.inspector = this.options.inspector ? new Inspector(this.live, (req) => this.gate!.allows(req)) : undefined;
-    const { store, secret, logger } = this.options;
+    const { secret, logger } = this.options;
     this.crewFleet = new Fleet(this.live, this.workerId, store, logger);
     this.resumeHost = store && { store, secret: secret!, fleet: this.crewFleet, logger };
     this.routes = {
@@ -252,12 +254,9 @@ export class CrewApp {
     const sockets = [...(this.gate?.wss.clients ?? [])].map(
       (ws) => new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.once('close', () => resolve()))),
     );
-    const ended = Promise.allSettled([...stopped, ...sockets]);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.options.closeTimeout)));
-    const result = await Promise.race([ended, deadline]);
-    clearTimeout(timer);
-    if (result === 'timeout') this.options.logger.warn({ close_timeout_ms: this.options.closeTimeout }, 'close timed out; terminating remaining connections');
+    if (!(await settledWithin([...stopped, ...sockets], this.options.closeTimeout))) {
+      this.options.logger.warn({ close_timeout_ms: this.options.closeTimeout }, 'close timed out; terminating remaining connections');
+    }
     for (const t of this.transports.values()) t.terminate();
     for (const client of this.gate?.wss.clients ?? []) client.terminate();
     // sessions whose teardown still waits on hooks are no longer live calls
@@ -298,7 +297,7 @@ export class CrewApp {
     const { logger, setup, limits } = this.options;
     const restored = found?.restored;
     const session = new CrewSession({ logger, auth, limits, ...(restored && { id: restored.id }) });
-    if (found !== undefined) recordSession(session, found, host!, this.workerId);
+    if (found !== undefined) recordSession(session, found, host!, this.workerId, this.crewMetrics);
     this.admitted(session);
     const transport = new WsTransport(ws, session.id, this.sendLimits, this.transportOwner);
     this.transports.set(session.id, transport);

@@ -66,3 +66,15 @@ export function handOver(session: CrewSession, transport: WsTransport | undefine
   const timer = setTimeout(() => void session.stop(reason, code), HANDOVER_MS);
   return session.waitUntilComplete().finally(() => clearTimeout(timer));
 }
+
+/** Resolves `true` once every one of `promises` has settled, or `false` after `ms`. */
+export async function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const settled = Promise.allSettled(promises).then(() => true);
+  try {
+    return await Promise.race([settled, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { StoreStats } from '../scale/redis-store';
 import '../catalog';
 import { getEventDefinition } from '../events';
 import type { DropReason, FrameKind, SessionObserver } from './observer';
@@ -10,6 +11,8 @@ export interface MetricsSource {
   activeSessions(): number;
   /** Bytes waiting to be sent, over every client. */
   sendQueueBytes(): number;
+  /** The session store's failures (undefined without a store: its metrics are not registered). */
+  storeStats?: () => Readonly<StoreStats>;
 }
 
 /** Latency buckets in seconds: fine below a second, where voice agents are judged (800 ms is the bar). */
@@ -57,6 +60,7 @@ export class CrewMetrics implements SessionObserver {
   private readonly turns = { completed: { n: 0 }, interrupted: { n: 0 }, failed: { n: 0 } };
   private interrupts = 0;
   private sessions = 0;
+  private readonly resumes = { resumed: { n: 0 }, refused: { n: 0 } };
 
   private readonly ttft: Histogram;
   private readonly turnDuration: Histogram;
@@ -121,6 +125,21 @@ export class CrewMetrics implements SessionObserver {
       collect() { tallies(this, Object.entries(self.turns).map(([outcome, t]) => [{ outcome }, t])); },
     });
     new Counter({ name: 'rxcrew_interrupts_total', help: 'system.control.interrupt events that entered a graph.', registers, collect() { this.reset(); this.inc(self.interrupts); } });
+    const store = source.storeStats;
+    if (store !== undefined) {
+      const storeCounter = (name: string, help: string, read: (s: Readonly<StoreStats>) => number) =>
+        new Counter({ name, help, registers, collect() { this.reset(); this.inc(read(store())); } });
+      storeCounter('rxcrew_store_failed_writes_total', 'Session store writes that failed (what they carried is not in the store).', (s) => s.failedWrites);
+      storeCounter('rxcrew_store_unserialisable_total', 'Values the session store could not save as JSON.', (s) => s.unserialisable);
+      storeCounter('rxcrew_store_reconnects_total', 'Times the session store reconnected to Redis (every live session written again).', (s) => s.reconnects);
+      new Counter({
+        name: 'rxcrew_session_resumes_total',
+        help: 'Connections that came with a resume token, by outcome (resumed, or refused: a fresh session).',
+        labelNames: ['outcome'],
+        registers,
+        collect() { tallies(this, Object.entries(self.resumes).map(([outcome, t]) => [{ outcome }, t])); },
+      });
+    }
     const histogram = (name: string, help: string, buckets: number[]) => new Histogram({ name, help, buckets, registers });
     this.ttft = histogram('rxcrew_llm_ttft_seconds', "A turn's request to the model's first text (time to first token).", LATENCY_BUCKETS);
     this.turnDuration = histogram('rxcrew_turn_duration_seconds', "A turn's request to its end.", TURN_BUCKETS);
@@ -144,6 +163,11 @@ export class CrewMetrics implements SessionObserver {
 
   sessionStarted(): void {
     this.sessions++;
+  }
+
+  /** A connection with a resume token got its session back, or was refused (and has a fresh one). */
+  resume(outcome: 'resumed' | 'refused'): void {
+    this.resumes[outcome].n++;
   }
 
   frame(kind: FrameKind): void {

@@ -190,8 +190,10 @@ export function recordOf(session: CrewSession): SessionRecord | undefined {
  * Gives a new session of an app with a store its record: the restored context
  * (before setup), its token, and the refusal to report after `agent.ready`.
  */
-export function recordSession(session: CrewSession, found: Admission, host: ResumeHost, worker: string): SessionRecord {
+export function recordSession(session: CrewSession, found: Admission, host: ResumeHost, worker: string, metrics?: { resume(outcome: 'resumed' | 'refused'): void }): SessionRecord {
   const { restored, refusal } = found;
+  if (restored !== undefined) metrics?.resume('resumed');
+  else if (refusal !== undefined) metrics?.resume('refused');
   if (restored !== undefined) for (const [key, value] of Object.entries(restored.context)) session.context.set(key, value);
   const token = signResumeToken(host.secret, session.id);
   const record = new SessionRecord(host.store, session.id, session.context, token, restored, worker);

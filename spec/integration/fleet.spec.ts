@@ -188,6 +188,12 @@ describe('a fleet of three workers on Redis behind haproxy', () => {
     await asked;
     // the workers write their sessions again once reconnected
     await within(waitUntil(async () => (await probe.exists(...group.map((c) => `${PREFIX}s:${c.sessionId}`))) === group.length), 'every session to be written again', 20_000);
+    // each worker saw the loss, counted it and said so
+    for (const w of workers) {
+      const text = await (await fetch(`http://127.0.0.1:${w.port}/metrics`)).text();
+      expect(Number(/^rxcrew_store_reconnects_total (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(1);
+      expect(w.process.stderr()).toContain('session store reconnected; writing every live session again');
+    }
     const asked2 = group.map((c) => c.ask(`c${callers.indexOf(c)}-after-redis`));
     await within(waitUntil(() => group.every((c) => c.chunksReceived >= 1)), 'every answer to begin', 20_000);
     const victim = workers.findIndex((w) => group.some((c) => c.partial.startsWith(`[${w.id}]`)));

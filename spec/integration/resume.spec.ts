@@ -185,6 +185,23 @@ describe('resuming a session from the Redis store', () => {
     expect(after.filter((e) => e.type === 'agent.transcript.update').map((e) => e.content)).toEqual(['one', 'late']);
   });
 
+  it('counts resumes and refusals, and the store\'s failures, on /metrics', async () => {
+    const a = await worker('a');
+    const first = await a.connect();
+    const ready = await first.next('agent.ready');
+    first.terminate();
+    const second = await a.connect(`/ws?resume=${encodeURIComponent(String(ready.resume_token))}`);
+    expect((await second.next('agent.ready')).session_id).toBe(ready.session_id);
+    const third = await a.connect('/ws?resume=nonsense');
+    await third.next('agent.error');
+    const text = await (await within(fetch(`${a.http}/metrics`), 'GET /metrics')).text();
+    expect(text).toContain('rxcrew_session_resumes_total{outcome="resumed"} 1');
+    expect(text).toContain('rxcrew_session_resumes_total{outcome="refused"} 1');
+    for (const name of ['rxcrew_store_failed_writes_total', 'rxcrew_store_unserialisable_total', 'rxcrew_store_reconnects_total']) {
+      expect(text).toMatch(new RegExp(`^${name} 0$`, 'm'));
+    }
+  });
+
   it('takes the token from system.init too', async () => {
     const a = await worker('a');
     const first = await a.connect();

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { CrewEvent } from '../events';
 import { CloseCodes } from '../transport';
+import { ErrorCodes } from '../errors';
 import { AgentConnection, ConnectionHandlers, describeError } from './connection';
 import { ChatConsole } from './console';
 import { RECONNECT, ReconnectPolicy, reconnectDelay, resumeUrl } from './reconnect';
@@ -79,7 +80,7 @@ interface Outage {
   refusal: string | undefined;
 }
 
-const RESUME_REFUSED = 'CREW_ERR_RESUME_REFUSED';
+const RESUME_REFUSED = ErrorCodes.RESUME_REFUSED;
 
 /** Starts a chat with the agent at `options.url`. */
 export function chat(options: ChatOptions): ChatHandle {

@@ -11,13 +11,15 @@ export const USAGE = `Usage: rxcrew <command> [options]
 Commands:
   chat [URL]        talk to an rxcrew (or Atoms-compatible) agent in the terminal
   call --twilio URL play a phone caller on a Twilio Media Streams WebSocket
+  serve FILE        run an app module's agent server, in one or more workers
   help [command]    show help for a command
 
 Options:
   -h, --help        show this help
   -v, --version     print the version
 
-Run "rxcrew chat --help" or "rxcrew call --help" for a command's options.
+Run "rxcrew chat --help", "rxcrew call --help" or "rxcrew serve --help" for a
+command's options.
 `;
 
 export const CALL_USAGE = `Usage: rxcrew call --twilio URL [options]
@@ -66,6 +68,28 @@ prompt. Ctrl-D leaves after the last reply. Piped input is read like a script.
 Exit codes: 0 done, 1 connection or server problem, 2 usage error.
 `;
 
+export const SERVE_USAGE = `Usage: rxcrew serve [options] FILE
+
+Runs the app module FILE (.js, or .ts through ts-node) as a CrewApp. FILE exports
+setup, or a default export that is the setup function, or a default export
+{ setup, ...CrewAppOptions }.
+
+Options:
+  --workers N   processes sharing the port (node:cluster); one that dies is
+                restarted with the same id (1)
+  --port P      the port, 0 for a free one ($PORT, else the module's, else 8080)
+  --host H      the interface (the module's, else 0.0.0.0)
+  -h, --help    show this help
+
+Environment: PORT, REDIS_URL (the session store), RXCREW_SECRET (its resume-token
+key), RXCREW_WORKER_ID (workers are ID-1 … ID-N; default HOST-PID).
+SIGTERM drains (live calls go on up to drainTimeout), SIGINT (Ctrl-C) closes,
+in every worker; a second signal exits at once.
+
+Exit codes: 0 closed on a signal, 1 the app failed (or a worker did not exit 0),
+2 usage error (bad command line, FILE missing or not an app module).
+`;
+
 /** A mistake on the command line: the caller prints the message and the usage, and exits 2. */
 export class UsageError extends Error {
   constructor(
@@ -76,6 +100,17 @@ export class UsageError extends Error {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+/** The option at `argv[i]`, as `--flag VALUE` or `--flag=VALUE`, and the index of its last argument. */
+function flagAt(argv: readonly string[], i: number, known: ReadonlySet<string>, usage: string): { flag: string; value: string; next: number } {
+  const arg = argv[i];
+  const eq = arg.indexOf('=');
+  const flag = eq === -1 ? arg : arg.slice(0, eq);
+  if (!known.has(flag)) throw new UsageError(`unknown option ${flag}`, usage);
+  if (eq !== -1) return { flag, value: arg.slice(eq + 1), next: i };
+  if (i + 1 >= argv.length) throw new UsageError(`${flag} needs a value`, usage);
+  return { flag, value: argv[i + 1], next: i + 1 };
 }
 
 /** What `rxcrew chat` was asked to do. */
@@ -106,11 +141,24 @@ export interface CallArgs {
   hangupAfter: number;
 }
 
+/** What `rxcrew serve` was asked to do. */
+export interface ServeArgs {
+  /** The app module, as given (a `.js`, `.cjs` or `.ts` file). */
+  file: string;
+  /** `--workers`: how many processes; 1 runs the app in this one. */
+  workers: number;
+  /** `--port`, else `$PORT`; undefined: the module's, else CrewApp's default. */
+  port?: number;
+  /** `--host`; undefined: the module's, else CrewApp's default. */
+  host?: string;
+}
+
 export type Command =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
   | { kind: 'chat'; args: ChatArgs }
-  | { kind: 'call'; args: CallArgs };
+  | { kind: 'call'; args: CallArgs }
+  | { kind: 'serve'; args: ServeArgs };
 
 /** Parses `argv` (without `node` and the script path). Throws `UsageError`. */
 export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Command {
@@ -122,13 +170,17 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
     if (rest.length === 0) return { kind: 'help', text: USAGE };
     if (rest.length === 1 && rest[0] === 'chat') return { kind: 'help', text: CHAT_USAGE };
     if (rest.length === 1 && rest[0] === 'call') return { kind: 'help', text: CALL_USAGE };
+    if (rest.length === 1 && rest[0] === 'serve') return { kind: 'help', text: SERVE_USAGE };
     throw new UsageError(`no help for ${rest.join(' ')}`);
   }
   if (first === 'chat') return parseChat(rest, env);
   if (first === 'call') return parseCall(rest);
+  if (first === 'serve') return parseServe(rest, env);
   if (first.startsWith('-')) throw new UsageError(`unknown option ${first}`);
   throw new UsageError(`unknown command ${first}`);
 }
+
+const CHAT_FLAGS = new Set(['--script', '--name', '--var']);
 
 function parseChat(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   const vars: Record<string, string> = {};
@@ -153,19 +205,8 @@ function parseChat(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
       continue;
     }
     if (arg === '-h' || arg === '--help') return { kind: 'help', text: CHAT_USAGE };
-    // --flag VALUE or --flag=VALUE
-    const eq = arg.indexOf('=');
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    if (flag !== '--script' && flag !== '--name' && flag !== '--var') {
-      throw new UsageError(`unknown option ${flag}`, CHAT_USAGE);
-    }
-    let value: string;
-    if (eq !== -1) {
-      value = arg.slice(eq + 1);
-    } else {
-      if (i + 1 >= argv.length) throw new UsageError(`${flag} needs a value`, CHAT_USAGE);
-      value = argv[++i];
-    }
+    const { flag, value, next } = flagAt(argv, i, CHAT_FLAGS, CHAT_USAGE);
+    i = next;
     if (flag === '--script') {
       if (value === '') throw new UsageError('--script needs a file name', CHAT_USAGE);
       script = value;
@@ -213,15 +254,8 @@ function parseCall(argv: readonly string[]): Command {
     const arg = argv[i];
     if (arg === '-h' || arg === '--help') return { kind: 'help', text: CALL_USAGE };
     if (!arg.startsWith('--') || arg === '--') fail(`unexpected argument "${arg}" (the URL goes after --twilio)`);
-    const eq = arg.indexOf('=');
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    if (!CALL_FLAGS.has(flag)) fail(`unknown option ${flag}`);
-    let value: string;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else {
-      if (i + 1 >= argv.length) fail(`${flag} needs a value`);
-      value = argv[++i];
-    }
+    const { flag, value, next } = flagAt(argv, i, CALL_FLAGS, CALL_USAGE);
+    i = next;
     const seconds = (min: 'zero' | 'positive'): number => {
       const n = value.trim() === '' ? NaN : Number(value);
       if (!Number.isFinite(n) || n < 0 || (min === 'positive' && n === 0)) {
@@ -270,4 +304,46 @@ function parseCall(argv: readonly string[]): Command {
     fail(`--twilio needs a ws:// or wss:// URL (e.g. ws://localhost:8080/twilio), got "${twilio}"`);
   }
   return { kind: 'call', args: { ...args, twilio: twilio! } };
+}
+
+const SERVE_FLAGS = new Set(['--workers', '--port', '--host']);
+
+function parseServe(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
+  const fail = (message: string): never => {
+    throw new UsageError(message, SERVE_USAGE);
+  };
+  const portOf = (value: string, name: string): number =>
+    /^\d+$/.test(value) && Number(value) <= 65535 ? Number(value) : fail(`${name} needs a port from 0 to 65535, got "${value}"`);
+  const raw: Record<string, string> = {}; // checked once all is read: -h anywhere gets the help
+  let file: string | undefined;
+  let options = true; // false after "--": everything is positional
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!options || !arg.startsWith('-') || arg === '-') {
+      if (file !== undefined) fail(`more than one FILE given (${file}, ${arg})`);
+      file = arg;
+      continue;
+    }
+    if (arg === '--') {
+      options = false;
+      continue;
+    }
+    if (arg === '-h' || arg === '--help') return { kind: 'help', text: SERVE_USAGE };
+    const { flag, value, next } = flagAt(argv, i, SERVE_FLAGS, SERVE_USAGE);
+    i = next;
+    raw[flag] = value;
+  }
+  if (file === undefined || file === '') return fail('serve needs FILE, the app module (e.g. rxcrew serve app.ts)');
+  // what require() loads; ts-node is registered for .ts
+  if (!/\.(c?js|ts)$/.test(file)) fail(`FILE must be a .js or .ts module, got "${file}"`);
+  const args: ServeArgs = { file, workers: 1 };
+  const workers = raw['--workers'];
+  if (workers !== undefined) {
+    if (!/^\d+$/.test(workers) || Number(workers) < 1) fail(`--workers needs a whole number ≥ 1, got "${workers}"`);
+    args.workers = Number(workers);
+  }
+  if (raw['--port'] !== undefined) args.port = portOf(raw['--port'], '--port');
+  else if (env.PORT) args.port = portOf(env.PORT, '$PORT');
+  if (raw['--host'] !== undefined) args.host = raw['--host'] || fail('--host needs a host name or address');
+  return { kind: 'serve', args };
 }

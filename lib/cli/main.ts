@@ -5,6 +5,7 @@ import { pcm16MonoOfWav, pcm16Wav } from '../tts/wav';
 import { CallArgs, ChatArgs, parseArgs, UsageError } from './args';
 import { call } from './call';
 import { chat, ExitCodes } from './chat';
+import { serve } from './serve';
 
 /*
  * `rxcrew` as a function: argv and the process's streams in, an exit code out.
@@ -42,6 +43,9 @@ export async function main(argv: readonly string[], proc: CliProcess): Promise<n
       return runChat(command.args, proc);
     case 'call':
       return runCall(command.args, proc);
+    case 'serve':
+      // a server's lifetime: CrewApp.run() (or the cluster primary) handles SIGINT and SIGTERM itself
+      return serve(command.args, proc);
   }
 }
 

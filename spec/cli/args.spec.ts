@@ -1,4 +1,4 @@
-import { CALL_USAGE, CHAT_USAGE, DEFAULT_URL, parseArgs, USAGE, UsageError } from '../../lib/cli/args';
+import { CALL_USAGE, CHAT_USAGE, DEFAULT_URL, parseArgs, SERVE_USAGE, USAGE, UsageError } from '../../lib/cli/args';
 
 /** The UsageError `fn` throws (fails the test if it throws nothing or something else). */
 function usageError(fn: () => unknown): UsageError {
@@ -130,6 +130,66 @@ describe('parseArgs', () => {
       const err = usageError(() => parseArgs(argv));
       expect(err.message).toBe(message);
       expect(err.usage).toBe(CALL_USAGE);
+    });
+  });
+  describe('serve', () => {
+    it('parses FILE with the defaults: one worker, port and host left to the module', () => {
+      expect(parseArgs(['serve', 'app.ts'])).toEqual({ kind: 'serve', args: { file: 'app.ts', workers: 1 } });
+      expect(parseArgs(['serve', 'dist/app.js'])).toMatchObject({ args: { file: 'dist/app.js' } });
+      expect(parseArgs(['serve', 'app.cjs'])).toMatchObject({ args: { file: 'app.cjs' } });
+    });
+
+    it('reads --workers, --port and --host, in both spellings, before or after FILE', () => {
+      expect(parseArgs(['serve', '--workers', '4', 'app.ts', '--port=3000', '--host', '127.0.0.1'])).toEqual({
+        kind: 'serve',
+        args: { file: 'app.ts', workers: 4, port: 3000, host: '127.0.0.1' },
+      });
+      expect(parseArgs(['serve', '--workers=2', '--port', '0', '--', '--odd.ts'])).toEqual({ kind: 'serve', args: { file: '--odd.ts', workers: 2, port: 0 } });
+    });
+
+    it('takes the port from --port, else $PORT', () => {
+      expect(parseArgs(['serve', 'app.ts'], { PORT: '9000' })).toMatchObject({ args: { port: 9000 } });
+      expect(parseArgs(['serve', '--port', '9001', 'app.ts'], { PORT: '9000' })).toMatchObject({ args: { port: 9001 } });
+      expect(parseArgs(['serve', 'app.ts'], { PORT: '' })).toEqual({ kind: 'serve', args: { file: 'app.ts', workers: 1 } });
+      // a bad $PORT does not matter when --port is given
+      expect(parseArgs(['serve', '--port', '9001', 'app.ts'], { PORT: 'x' })).toMatchObject({ args: { port: 9001 } });
+    });
+
+    it('answers help serve and serve --help', () => {
+      expect(parseArgs(['help', 'serve'])).toEqual({ kind: 'help', text: SERVE_USAGE });
+      expect(parseArgs(['serve', '--help'])).toEqual({ kind: 'help', text: SERVE_USAGE });
+      expect(parseArgs(['serve', '--workers', 'many', '-h'])).toEqual({ kind: 'help', text: SERVE_USAGE });
+      expect(USAGE).toContain('serve FILE');
+    });
+
+    it.each([
+      [['serve'], 'serve needs FILE, the app module (e.g. rxcrew serve app.ts)'],
+      [['serve', '--workers', '2'], 'serve needs FILE, the app module (e.g. rxcrew serve app.ts)'],
+      [['serve', ''], 'serve needs FILE, the app module (e.g. rxcrew serve app.ts)'],
+      [['serve', 'a.ts', 'b.ts'], 'more than one FILE given (a.ts, b.ts)'],
+      [['serve', 'app.mjs'], 'FILE must be a .js or .ts module, got "app.mjs"'],
+      [['serve', 'app'], 'FILE must be a .js or .ts module, got "app"'],
+      [['serve', '--workers', '0', 'app.ts'], '--workers needs a whole number ≥ 1, got "0"'],
+      [['serve', '--workers', '-1', 'app.ts'], '--workers needs a whole number ≥ 1, got "-1"'],
+      [['serve', '--workers', '1.5', 'app.ts'], '--workers needs a whole number ≥ 1, got "1.5"'],
+      [['serve', '--workers=', 'app.ts'], '--workers needs a whole number ≥ 1, got ""'],
+      [['serve', '--workers', 'two', 'app.ts'], '--workers needs a whole number ≥ 1, got "two"'],
+      [['serve', 'app.ts', '--workers'], '--workers needs a value'],
+      [['serve', '--port', '65536', 'app.ts'], '--port needs a port from 0 to 65535, got "65536"'],
+      [['serve', '--port', '-1', 'app.ts'], '--port needs a port from 0 to 65535, got "-1"'],
+      [['serve', '--port', 'http', 'app.ts'], '--port needs a port from 0 to 65535, got "http"'],
+      [['serve', '--port', '80.5', 'app.ts'], '--port needs a port from 0 to 65535, got "80.5"'],
+      [['serve', '--host=', 'app.ts'], '--host needs a host name or address'],
+      [['serve', '--bogus', 'app.ts'], 'unknown option --bogus'],
+    ])('refuses %j: %s', (argv, message) => {
+      const err = usageError(() => parseArgs(argv));
+      expect(err.message).toBe(message);
+      expect(err.usage).toBe(SERVE_USAGE);
+    });
+
+    it('refuses a bad $PORT when no --port is given', () => {
+      const err = usageError(() => parseArgs(['serve', 'app.ts'], { PORT: 'eighty' }));
+      expect(err.message).toBe('$PORT needs a port from 0 to 65535, got "eighty"');
     });
   });
 });

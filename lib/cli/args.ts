@@ -180,6 +180,27 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
   throw new UsageError(`unknown command ${first}`);
 }
 
+/**
+ * Walks `argv`: positional arguments (all of them after `--`) go to
+ * `positional`, known flags with their values to `flag`. `true` when `-h` or
+ * `--help` came before the end (the command then prints its help).
+ */
+function walkArgs(argv: readonly string[], flags: ReadonlySet<string>, usage: string, positional: (arg: string) => void, flag: (name: string, value: string) => void): boolean {
+  let options = true; // false after "--": everything is positional
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!options || !arg.startsWith('-') || arg === '-') positional(arg);
+    else if (arg === '--') options = false;
+    else if (arg === '-h' || arg === '--help') return true;
+    else {
+      const found = flagAt(argv, i, flags, usage);
+      i = found.next;
+      flag(found.flag, found.value);
+    }
+  }
+  return false;
+}
+
 const CHAT_FLAGS = new Set(['--script', '--name', '--var']);
 
 function parseChat(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
@@ -187,26 +208,11 @@ function parseChat(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   let name: string | undefined;
   let script: string | undefined;
   let url: string | undefined;
-  let options = true; // false after "--": everything is positional
-
   const setUrl = (value: string) => {
     if (url !== undefined) throw new UsageError(`more than one URL given (${url}, ${value})`, CHAT_USAGE);
     url = value;
   };
-
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!options || !arg.startsWith('-') || arg === '-') {
-      setUrl(arg);
-      continue;
-    }
-    if (arg === '--') {
-      options = false;
-      continue;
-    }
-    if (arg === '-h' || arg === '--help') return { kind: 'help', text: CHAT_USAGE };
-    const { flag, value, next } = flagAt(argv, i, CHAT_FLAGS, CHAT_USAGE);
-    i = next;
+  const help = walkArgs(argv, CHAT_FLAGS, CHAT_USAGE, setUrl, (flag, value) => {
     if (flag === '--script') {
       if (value === '') throw new UsageError('--script needs a file name', CHAT_USAGE);
       script = value;
@@ -217,7 +223,8 @@ function parseChat(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
       if (at <= 0) throw new UsageError(`--var needs KEY=VALUE, got "${value}"`, CHAT_USAGE);
       vars[value.slice(0, at)] = value.slice(at + 1);
     }
-  }
+  });
+  if (help) return { kind: 'help', text: CHAT_USAGE };
 
   // --name is shorthand for --var customer_name=NAME and wins over it
   if (name !== undefined) vars.customer_name = name;
@@ -316,23 +323,11 @@ function parseServe(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
     /^\d+$/.test(value) && Number(value) <= 65535 ? Number(value) : fail(`${name} needs a port from 0 to 65535, got "${value}"`);
   const raw: Record<string, string> = {}; // checked once all is read: -h anywhere gets the help
   let file: string | undefined;
-  let options = true; // false after "--": everything is positional
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!options || !arg.startsWith('-') || arg === '-') {
-      if (file !== undefined) fail(`more than one FILE given (${file}, ${arg})`);
-      file = arg;
-      continue;
-    }
-    if (arg === '--') {
-      options = false;
-      continue;
-    }
-    if (arg === '-h' || arg === '--help') return { kind: 'help', text: SERVE_USAGE };
-    const { flag, value, next } = flagAt(argv, i, SERVE_FLAGS, SERVE_USAGE);
-    i = next;
-    raw[flag] = value;
-  }
+  const positional = (arg: string) => {
+    if (file !== undefined) fail(`more than one FILE given (${file}, ${arg})`);
+    file = arg;
+  };
+  if (walkArgs(argv, SERVE_FLAGS, SERVE_USAGE, positional, (flag, value) => (raw[flag] = value))) return { kind: 'help', text: SERVE_USAGE };
   if (file === undefined || file === '') return fail('serve needs FILE, the app module (e.g. rxcrew serve app.ts)');
   // what require() loads; ts-node is registered for .ts
   if (!/\.(c?js|ts)$/.test(file)) fail(`FILE must be a .js or .ts module, got "${file}"`);

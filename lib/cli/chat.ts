@@ -5,6 +5,7 @@ import { ErrorCodes } from '../errors';
 import { AgentConnection, ConnectionHandlers, describeError } from './connection';
 import { ChatConsole } from './console';
 import { RECONNECT, ReconnectPolicy, reconnectDelay, resumeUrl } from './reconnect';
+import { describeClose, errorCode, Outage, Phase, refusalReason, Reply } from './chat-state';
 
 /*
  * The protocol side of `rxcrew chat`: one conversation with an agent over
@@ -48,36 +49,6 @@ export interface ChatHandle {
   readonly done: Promise<number>;
   /** Ctrl-C: interrupts the reply in flight, or, with none, closes (1000) and exits 0. */
   interrupt(): void;
-}
-
-/** `waiting`: the connection is lost and the next attempt is due. */
-type Phase = 'connecting' | 'open' | 'joining' | 'ready' | 'waiting' | 'closing' | 'closed';
-
-/** A reply in flight: requested by us, or started by the agent. */
-interface Reply {
-  /** What the user has seen of it. */
-  text: string;
-  interrupted: boolean;
-  /** The user's line it answers (when we asked for it). */
-  line: string | undefined;
-  /** `agent.llm.response.start` (or a chunk) has come: the agent has the request. */
-  started: boolean;
-}
-
-/** A lost connection, from the loss until a new one is joined or we give up. */
-interface Outage {
-  readonly code: number;
-  readonly since: number;
-  /** Attempts made so far. */
-  attempts: number;
-  /** Why the last attempt failed. */
-  problem: string | undefined;
-  /** The session to get back. */
-  readonly sessionId: string | undefined;
-  /** The reply the loss cut short. */
-  readonly cut: Reply | undefined;
-  /** Why the server would not resume (`CREW_ERR_RESUME_REFUSED`). */
-  refusal: string | undefined;
 }
 
 const RESUME_REFUSED = ErrorCodes.RESUME_REFUSED;
@@ -359,21 +330,4 @@ export function chat(options: ChatOptions): ChatHandle {
   rl.on('SIGINT', interrupt); // Ctrl-C on a terminal (raw mode: no process signal)
 
   return { done, interrupt };
-}
-
-/** `1012 server restart`, or the code with what the socket reported (`1006 ECONNRESET`). */
-function describeClose(code: number, reason: string, problem: string | undefined): string {
-  const why = reason || problem;
-  return why ? `${code} ${why}` : String(code);
-}
-
-function errorCode(e: CrewEvent): unknown {
-  const payload = e.payload as { code?: unknown } | undefined;
-  return payload?.code;
-}
-
-/** What a `CREW_ERR_RESUME_REFUSED` says: `payload.reason`, else its message. */
-function refusalReason(e: CrewEvent): string {
-  const reason = (e.payload as { reason?: unknown } | undefined)?.reason;
-  return typeof reason === 'string' && reason !== '' ? reason : String(e.message ?? 'refused');
 }

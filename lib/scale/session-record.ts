@@ -31,8 +31,8 @@ export class SessionRecord {
   private logged = 0;
   private touchedAt: number;
   private ended = false;
-  /** Client events taken in during a hand-over, kept for the session's next holder. */
-  private replay: CrewEvent[] | undefined;
+  /** Client events taken in during a hand-over (as JSON), kept for the session's next holder. */
+  private replay: string[] | undefined;
   private readonly openedAt = Date.now();
   /** Reported to the client right after `agent.ready`: why its `resume_token` was refused (it has a fresh session). */
   refusal: CrewEvent | undefined;
@@ -88,15 +88,14 @@ export class SessionRecord {
   /** A client event the session accepted (not audio): appended to the log (and, during a hand-over, kept for the next holder). */
   accepted(e: CrewEvent): void {
     if (this.ended) return;
-    if (this.replay !== undefined) {
-      this.replay.push(e);
-      const replay = this.store.json(this.replay, 'the events to replay');
-      if (replay !== undefined) this.store.redis.hset(this.key, 'replay', replay).catch(this.store.failed);
-    }
     const json = this.store.json(e, `a ${e.type} event`);
     if (json === undefined) return;
     const redis = this.store.redis;
     redis.rpush(this.log, json).catch(this.store.failed);
+    if (this.replay !== undefined) {
+      this.replay.push(json);
+      redis.hset(this.key, 'replay', `[${this.replay.join(',')}]`).catch(this.store.failed);
+    }
     const max = this.store.options.maxLogEvents;
     if (++this.logged % Math.max(1, Math.floor(max / 10)) === 0) redis.ltrim(this.log, -max, -1).catch(this.store.failed);
     if (this.logged === 1) this.expire();

@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Browser, chromium, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { CrewApp, CrewSession } from 'rxcrew';
 import { createVoiceSetup } from '../../demos/voice-agent/setup';
 import { CrewClient } from '../integration/helpers';
+import { describeIfChromium, launchChromium } from '../support/chromium';
 
 /*
  * The session inspector in Debian's Chromium (playwright-core): the voice demo's
@@ -14,13 +14,9 @@ import { CrewClient } from '../integration/helpers';
  * INSPECTOR_SCREENSHOT=1 also writes docs/images/inspector.png (the docs' picture).
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT = join(__dirname, '..', '..', 'docs', 'images', 'inspector.png');
 const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined };
 const NODES = ['VoiceActivity', 'VoiceAssistant', 'TextToSpeech', 'AudioPacer'];
-
-// Skipped only on a developer machine without Chromium; under CI (which installs it) it always runs.
-const describeIfChromium = existsSync(CHROMIUM) || process.env.CI ? describe : describe.skip;
 
 describeIfChromium('the session inspector in Chromium', () => {
   let app: CrewApp;
@@ -46,10 +42,7 @@ describeIfChromium('the session inspector in Chromium', () => {
     });
     const { port } = await app.listen();
     base = `http://127.0.0.1:${port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     client = await CrewClient.connect(`ws://127.0.0.1:${port}/ws`);
     await client.next('agent.ready');

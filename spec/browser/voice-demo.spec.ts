@@ -1,11 +1,10 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Browser, chromium, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { CrewApp } from 'rxcrew';
 import { createVoiceSetup } from '../../demos/voice-agent/setup';
 import { publicFolder, staticFiles } from '../../demos/voice-agent/static-files';
-import { silence, tone, wav } from '../support/pcm';
+import { describeIfChromium, launchChromiumWithMicrophone } from '../support/chromium';
 
 /*
  * The voice demo in a real browser: Debian's Chromium (installed by .ci/run),
@@ -13,16 +12,7 @@ import { silence, tone, wav } from '../support/pcm';
  * Every wait is on something the page shows or counts; timeouts only guard.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined };
-
-// "speech" for the fake microphone: loud bursts with pauses, looped by Chromium
-const MIC_RATE = 48000;
-const micFile = join(mkdtempSync(join(tmpdir(), 'rxcrew-mic-')), 'speech.wav');
-writeFileSync(micFile, wav(Buffer.concat([silence(300, MIC_RATE), tone(1500, MIC_RATE, -12, 220), silence(700, MIC_RATE)]), MIC_RATE));
-
-// Skipped only on a developer machine without Chromium; under CI (which installs it) it always runs.
-const describeIfChromium = existsSync(CHROMIUM) || process.env.CI ? describe : describe.skip;
 
 describeIfChromium('voice demo in Chromium', () => {
   let app: CrewApp;
@@ -41,22 +31,7 @@ describeIfChromium('voice demo in Chromium', () => {
     });
     const { port } = await app.listen();
     url = `http://127.0.0.1:${port}/`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--autoplay-policy=no-user-gesture-required',
-        '--use-fake-ui-for-media-stream',
-        '--use-fake-device-for-media-stream',
-        `--use-file-for-fake-audio-capture=${micFile}`,
-      ],
-    });
+    browser = await launchChromiumWithMicrophone();
     page = await browser.newPage();
   }, 60_000);
 

@@ -1,15 +1,12 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, IncomingMessage, Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Browser, chromium, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { CrewApp, CrewSession, redisStore } from 'rxcrew';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createVoiceSetup } from '../../demos/voice-agent/setup';
 import { publicFolder, staticFiles } from '../../demos/voice-agent/static-files';
 import { within } from '../integration/helpers';
-import { silence, tone, wav } from '../support/pcm';
 import { RedisServer, startRedis } from '../support/redis-server';
+import { describeIfChromium, launchChromiumWithMicrophone } from '../support/chromium';
 
 /*
  * The voice demo page losing its connection, in Debian's Chromium: the page is
@@ -20,14 +17,7 @@ import { RedisServer, startRedis } from '../support/redis-server';
  * or a frame the stand-in gets; timeouts only guard.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined };
-const MIC_RATE = 48000;
-const micFile = join(mkdtempSync(join(tmpdir(), 'rxcrew-mic-')), 'speech.wav');
-writeFileSync(micFile, wav(Buffer.concat([silence(300, MIC_RATE), tone(1500, MIC_RATE, -12, 220), silence(700, MIC_RATE)]), MIC_RATE));
-
-const describeIfChromium = existsSync(CHROMIUM) || process.env.CI ? describe : describe.skip;
-
 type Json = { type: string; [field: string]: unknown };
 
 /** One connection of the page: its URL, its JSON frames and how many audio frames came. */
@@ -102,22 +92,7 @@ describeIfChromium('voice demo page resuming in Chromium', () => {
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(http.address() as { port: number }).port}/`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--autoplay-policy=no-user-gesture-required',
-        '--use-fake-ui-for-media-stream',
-        '--use-fake-device-for-media-stream',
-        `--use-file-for-fake-audio-capture=${micFile}`,
-      ],
-    });
+    browser = await launchChromiumWithMicrophone();
   }, 60_000);
 
   beforeEach(async () => {

@@ -1,7 +1,8 @@
-import { CrewApp, CrewSession, OutputCrewNode, redisStore, Turn } from '../../lib';
+import { CrewApp, CrewSession, redisStore } from '../../lib';
 import { within } from '../integration/helpers';
 import { startRedis, RedisServer } from '../support/redis-server';
 import { startChat } from './helpers';
+import { Counter } from '../support/counter-agent';
 
 /*
  * rxcrew chat against a real CrewApp with its session store on a real Redis
@@ -12,22 +13,6 @@ import { startChat } from './helpers';
 
 const SECRET = 'a test secret of enough length';
 const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined };
-
-/** Answers with the number of messages it was given, then the user's last words (after a hold, for some). */
-class Counter extends OutputCrewNode {
-  static hold = new Map<string, Promise<void>>();
-
-  constructor() {
-    super({ name: 'agent', systemPrompt: 'count', greeting: 'hello', turnMetrics: false });
-  }
-
-  async *generateResponse(turn: Turn): AsyncIterable<string> {
-    const last = String(turn.messages.at(-1)?.content);
-    yield `${turn.messages.length} messages; `;
-    await Counter.hold.get(last);
-    yield `you said ${last}`;
-  }
-}
 
 describe('rxcrew chat resuming a session kept in Redis', () => {
   let redis: RedisServer;

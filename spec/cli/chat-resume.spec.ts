@@ -3,6 +3,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { within } from '../integration/helpers';
 import type { ChatOptions } from '../../lib/cli/chat';
 import { ChatRun, startChat } from './helpers';
+import { Json, JsonFrames } from '../support/json-frames';
 
 /*
  * rxcrew chat losing its connection, against a stand-in for a server with a
@@ -11,39 +12,17 @@ import { ChatRun, startChat } from './helpers';
  * frames. Every wait is on a frame, a connection or a line of output.
  */
 
-type Json = { type: string; [field: string]: unknown };
-
 /** One connection to the fake: its URL, every JSON frame it got, and waits on them. */
-class Connection {
-  readonly received: Json[] = [];
+class Connection extends JsonFrames {
   readonly closed: Promise<number>;
-  private readonly waiters = new Set<() => void>();
 
   constructor(
     readonly socket: WebSocket,
     readonly url: URL,
   ) {
+    super();
     this.closed = new Promise((resolve) => socket.on('close', resolve));
-    socket.on('message', (data) => {
-      this.received.push(JSON.parse(data.toString()) as Json);
-      for (const wake of [...this.waiters]) wake();
-    });
-  }
-
-  /** Resolves once `count` frames of `type` have come. */
-  got(type: string, count = 1): Promise<void> {
-    return within(
-      new Promise<void>((resolve) => {
-        const check = () => {
-          if (this.received.filter((e) => e.type === type).length < count) return;
-          this.waiters.delete(check);
-          resolve();
-        };
-        this.waiters.add(check);
-        check();
-      }),
-      `${count} × ${type}; got ${JSON.stringify(this.received)}`,
-    );
+    this.record(socket);
   }
 
   send(...events: Json[]): void {

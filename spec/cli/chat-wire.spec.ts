@@ -2,6 +2,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { within } from '../integration/helpers';
 import type { ChatOptions } from '../../lib/cli/chat';
 import { ChatRun, startChat } from './helpers';
+import { Json, JsonFrames } from '../support/json-frames';
 
 /*
  * chat() against a scripted stand-in for the platform's agent side, built on
@@ -9,50 +10,28 @@ import { ChatRun, startChat } from './helpers';
  * system.user.joined, which a CrewApp drops) and edge cases a CrewApp never shows.
  */
 
-type Json = { type: string; [field: string]: unknown };
-
 /** One fake agent connection: every JSON frame received, and waits on them. */
-class FakeAgent {
+class FakeAgent extends JsonFrames {
   static async listen(options: { autoPong?: boolean } = {}): Promise<FakeAgent> {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, autoPong: options.autoPong ?? true });
     await new Promise<void>((resolve) => wss.once('listening', resolve));
     return new FakeAgent(wss);
   }
 
-  readonly received: Json[] = [];
   socket!: WebSocket;
   closed!: Promise<number>;
-  private readonly waiters = new Set<() => void>();
 
   private constructor(private readonly wss: WebSocketServer) {
+    super();
     wss.on('connection', (ws) => {
       this.socket = ws;
       this.closed = new Promise((resolve) => ws.on('close', resolve));
-      ws.on('message', (data) => {
-        this.received.push(JSON.parse(data.toString()) as Json);
-        for (const wake of [...this.waiters]) wake();
-      });
+      this.record(ws);
     });
   }
 
   get url(): string {
     return `ws://127.0.0.1:${(this.wss.address() as { port: number }).port}/ws`;
-  }
-
-  /** Resolves once `count` frames of `type` have been received. */
-  got(type: string, count = 1): Promise<void> {
-    return within(
-      new Promise<void>((resolve) => {
-        const check = () => {
-          if (this.received.filter((e) => e.type === type).length < count) return;
-          this.waiters.delete(check);
-          resolve();
-        };
-        this.waiters.add(check);
-        check();
-      }),
-      `${count} × ${type}; got ${JSON.stringify(this.received)}`,
-    );
   }
 
   send(...events: Json[]): void {

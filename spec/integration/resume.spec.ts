@@ -1,8 +1,9 @@
-import { CrewEvent, CrewSession, OutputCrewNode, redisStore, Turn } from '../../lib';
+import { CrewEvent, CrewSession, redisStore } from '../../lib';
 import type { RedisStore } from '../../lib/scale/redis-store';
 import { signResumeToken } from '../../lib/scale/token';
 import { startRedis, RedisServer } from '../support/redis-server';
 import { CrewClient, deferred, Harness, init, RunningApp, say, silentLogger, within } from './helpers';
+import { Counter } from '../support/counter-agent';
 
 /*
  * Two apps in this process share one real Redis (Debian's redis-server on a
@@ -11,24 +12,6 @@ import { CrewClient, deferred, Harness, init, RunningApp, say, silentLogger, wit
  */
 
 const SECRET = 'a test secret of enough length';
-
-/** Answers with the number of messages it was given and the user's last words. */
-class Counter extends OutputCrewNode {
-  /** Requests whose answer waits for the test (by content). */
-  static hold = new Map<string, Promise<void>>();
-
-  constructor() {
-    super({ name: 'agent', systemPrompt: 'count', greeting: 'hello', turnMetrics: false });
-  }
-
-  async *generateResponse(turn: Turn): AsyncIterable<string> {
-    const last = String(turn.messages.at(-1)?.content);
-    yield `${turn.messages.length} messages; `;
-    const held = Counter.hold.get(last);
-    if (held !== undefined) await held;
-    yield `you said ${last}`;
-  }
-}
 
 describe('resuming a session from the Redis store', () => {
   let redis: RedisServer;

@@ -215,8 +215,8 @@ export interface MetricsFramesResult {
  */
 export function metricsFrames(args: Omit<ClientFramesArgs, 'kind'> & { kind: 'audio' | 'json' }): MetricsFramesResult {
   // internal modules, from the build the bench runs against
-  const { CrewMetrics } = require(join(__dirname, '../../dist/lib/internal/metrics.js')) as typeof MetricsModule;
-  const { observeSession, NO_OBSERVER } = require(join(__dirname, '../../dist/lib/internal/observer.js')) as typeof ObserverModule;
+  const { CrewMetrics } = require(join(__dirname, '../../../dist/lib/internal/metrics.js')) as typeof MetricsModule;
+  const { observeSession, NO_OBSERVER } = require(join(__dirname, '../../../dist/lib/internal/observer.js')) as typeof ObserverModule;
   const metrics = new CrewMetrics({ activeSessions: () => args.sessions, sendQueueBytes: () => 0 });
   let sent = 0;
   const transport = { send: () => void sent++, close: () => undefined };

@@ -40,7 +40,7 @@ export function serve(handlers: Record<string, Handler>): void {
   process.on('disconnect', () => process.exit(0));
 }
 
-/** A forked bench process (`bench/out/<script>.js`) the parent talks to by request/response. */
+/** A forked bench process (`bench/out/bench/<script>.js`) the parent talks to by request/response. */
 export class Child {
   readonly proc: ChildProcess;
   private nextId = 1;

@@ -28,8 +28,8 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-const PROF_DIR = join(__dirname, 'prof');
-const ROOT = join(__dirname, '..', '..');
+const PROF_DIR = join(__dirname, '..', 'prof');
+const ROOT = join(__dirname, '..', '..', '..');
 const compiled = new Map<string, { map: SourceMap; lines: string[] } | null>();
 
 /**

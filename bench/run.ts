@@ -7,11 +7,12 @@ import { canPin, Child, LOAD_CPU, SERVER_CPU } from './ipc';
 import { MemoryResult, runMemory } from './memory';
 import { MetricsCostConfig, MetricsCostResult, runMetricsCost } from './metrics-cost';
 import { runProfiles } from './profile';
+import { runScale, ScaleConfig, ScaleResult } from './scale';
 import { runTwilio, TwilioConfig, TwilioResult } from './twilio';
 import { costRow, fmt, formatTable, machine, rateRow, Row } from './report';
 
 /*
- * `npm run bench [-- --quick] [--only=inprocess|e2e|json|twilio|metrics|memory] [--repeats=N]`:
+ * `npm run bench [-- --quick] [--only=inprocess|e2e|json|twilio|metrics|memory|scale] [--repeats=N]`:
  * every suite (or one), each measured side by side with its limit in this one
  * run; prints the table and writes bench/results.json. `--repeats=N` sets the
  * runs per server and level of the end-to-end suites. `--profile` instead records CPU profiles
@@ -28,6 +29,8 @@ interface Config {
   twilio: TwilioConfig;
   /** The metrics rows: the e2e mix against rxcrew with metrics on and off. */
   metrics: MetricsCostConfig;
+  /** The scale-out rows: the store's cost (JSON only, on against off), Redis memory per idle session, resume after kill -9. */
+  scale: ScaleConfig;
   memoryLevels: number[];
 }
 
@@ -37,6 +40,7 @@ const FULL: Config = {
   json: { levels: [], audioOnlyLevels: [], jsonOnlyLevels: [200, 1000], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, acceptCount: 0, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
   twilio: { callLevels: [200], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
   metrics: { levels: [100, 500], warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, repeats: 6, quietWait: { perRun: 60_000, total: 300_000 } },
+  scale: { storeLevels: [200], idleSessions: 1000, resumeCallers: 200, resumeRuns: 3, warmupMs: 5000, measureMs: 10_000, drainMs: 1500, connectRate: 500, repeats: 3, quietWait: { perRun: 60_000, total: 300_000 } },
   memoryLevels: [1000, 5000],
 };
 
@@ -46,6 +50,7 @@ const QUICK: Config = {
   json: { levels: [], audioOnlyLevels: [], jsonOnlyLevels: [200, 1000], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, acceptCount: 0, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
   twilio: { callLevels: [200], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
   metrics: { levels: [100, 500], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, repeats: 4, quietWait: { perRun: 5000, total: 10_000 } },
+  scale: { storeLevels: [200], idleSessions: 1000, resumeCallers: 200, resumeRuns: 1, warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
   memoryLevels: [1000],
 };
 
@@ -55,7 +60,7 @@ const QUICK: Config = {
  * the machine's noise: the limit itself swings 6–67 ms): the audio-only level at
  * `p99AtSessions`, and the JSON-only levels.
  */
-const TARGETS = { inprocessRatio: 1.5, cpuPerFrameRatio: 1.3, p99Ratio: 1.5, p99AtSessions: 1000, memoryRatio: 2, jsonCpuRatio: 1.2, jsonP99Ratio: 1.5, twilioCpuRatio: 1.3, metricsCpuRatio: 1.05 };
+const TARGETS = { inprocessRatio: 1.5, cpuPerFrameRatio: 1.3, p99Ratio: 1.5, p99AtSessions: 1000, memoryRatio: 2, jsonCpuRatio: 1.2, jsonP99Ratio: 1.5, twilioCpuRatio: 1.3, metricsCpuRatio: 1.05, storeCpuRatio: 1.25, resumeP99Ms: 2000 };
 
 const log = (line: string) => console.log(line);
 
@@ -93,7 +98,7 @@ async function inprocessSuite(cfg: Config['inprocess']) {
 
 type Inprocess = Awaited<ReturnType<typeof inprocessSuite>>;
 
-function rows(inproc?: Inprocess, e2e?: E2eResult, json?: E2eResult, memory?: MemoryResult, twilio?: TwilioResult, metrics?: MetricsCostResult): Row[] {
+function rows(inproc?: Inprocess, e2e?: E2eResult, json?: E2eResult, memory?: MemoryResult, twilio?: TwilioResult, metrics?: MetricsCostResult, scale?: ScaleResult): Row[] {
   const out: Row[] = [];
   for (const r of inproc?.throughput ?? []) {
     const name = r.hooks === 0 ? `graph ${r.topology === 'chain' ? '5-node chain' : 'diamond + join'}` : `hooks: ${r.hooks} onEvent (chain)`;
@@ -128,6 +133,22 @@ function rows(inproc?: Inprocess, e2e?: E2eResult, json?: E2eResult, memory?: Me
     out.push(costRow(`${n}: RTT p99`, 'ms', on.rtt.p99Ms, off.rtt.p99Ms, 'metrics off'));
     out.push(rateRow(`${n}: delivered / sent`, '', on.deliveredRatio, off.deliveredRatio, 'metrics off'));
   }
+  for (const { on, off, redisCpuUsPerEvent } of scale?.store ?? []) {
+    const n = `scale ${on.sessions} sessions, JSON only, store on (Redis)`;
+    out.push(costRow(`${n}: server CPU per message`, 'µs', on.cpuUsPerFrame, off.cpuUsPerFrame, 'store off', TARGETS.storeCpuRatio));
+    out.push(costRow(`${n}: server + Redis CPU per message`, 'µs', on.cpuUsPerFrame + redisCpuUsPerEvent, off.cpuUsPerFrame, 'store off'));
+    out.push(costRow(`${n}: RTT p99`, 'ms', on.rtt.p99Ms, off.rtt.p99Ms, 'store off'));
+    const row = rateRow(`${n}: messages received / sent`, '', on.deliveredRatio, off.deliveredRatio, 'store off');
+    out.push({ ...row, note: `store on ${on.delivered}/${on.sent}, off ${off.delivered}/${off.sent}`, target: 'none dropped', pass: on.delivered === on.sent });
+  }
+  if (scale !== undefined) {
+    const { resume: r, memory: m } = scale;
+    const target = { baseline: TARGETS.resumeP99Ms, baselineName: 'the target' };
+    out.push({ name: `scale kill -9 → ${r.sessions} sessions resumed elsewhere: p50`, unit: 'ms', rxcrew: r.p50Ms, ...target, ratio: r.p50Ms / TARGETS.resumeP99Ms });
+    out.push({ name: `scale kill -9 → ${r.sessions} sessions resumed elsewhere: p99`, unit: 'ms', rxcrew: r.p99Ms, ...target, ratio: r.p99Ms / TARGETS.resumeP99Ms, target: `≤ ${TARGETS.resumeP99Ms / 1000} s`, pass: r.p99Ms <= TARGETS.resumeP99Ms });
+    out.push({ name: `scale kill -9 → every interrupted answer whole`, unit: 'ms', rxcrew: r.lastAnswerMs, ...target, ratio: r.lastAnswerMs / TARGETS.resumeP99Ms });
+    out.push(costRow(`scale ${m.sessions} idle sessions: Redis memory`, 'KiB/session', m.redisBytesPerSession / 1024, m.workerHeapBytesPerSession / 1024, "the worker's heap"));
+  }
   for (const level of memory?.levels ?? []) {
     const { rxcrew: x, bare: b } = level;
     const n = `memory ${x.sessions} idle sessions (demo graph)`;
@@ -160,12 +181,12 @@ async function main(): Promise<void> {
   const cfg = mode === 'quick' ? QUICK : FULL;
   // --repeats=N: runs per server and level in the end-to-end suites (more runs, steadier ratios)
   const repeats = Number(args.find((a) => a.startsWith('--repeats='))?.slice('--repeats='.length) ?? NaN);
-  if (Number.isInteger(repeats) && repeats > 0) cfg.e2e.repeats = cfg.json.repeats = cfg.twilio.repeats = cfg.metrics.repeats = repeats;
+  if (Number.isInteger(repeats) && repeats > 0) cfg.e2e.repeats = cfg.json.repeats = cfg.twilio.repeats = cfg.metrics.repeats = cfg.scale.repeats = repeats;
   const m = machine();
   const began = Date.now();
   log(`rxcrew bench (${mode}) — ${m.cpu}, ${m.cores} cores, Node ${m.node}, commit ${m.commit}`);
   log(canPin() ? `servers and in-process runs pinned to core ${SERVER_CPU}, the load generator to core ${LOAD_CPU}` : 'processes not pinned to cores');
-  // --only=inprocess|e2e|json|twilio|memory runs one suite (for iterating on one number)
+  // --only=inprocess|e2e|json|twilio|metrics|memory|scale runs one suite (for iterating on one number)
   const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   const wanted = (suite: string) => only === undefined || only === suite;
   const loadAtStart = loadavg()[0]; // recorded only: right after `npm run build` it is never low
@@ -183,7 +204,8 @@ async function main(): Promise<void> {
   const twilio = await suite('twilio', 'phone calls (Twilio Media Streams) against the Atoms audio path, echo graph:', () => runTwilio(cfg.twilio, log));
   const metrics = await suite('metrics', 'end to end, Prometheus metrics on against off (one pass-through node):', () => runMetricsCost(cfg.metrics, log));
   const memory = await suite('memory', 'memory per idle session:', () => runMemory(cfg.memoryLevels, log));
-  const table = rows(inproc, e2e, json, memory, twilio, metrics);
+  const scale = await suite('scale', 'scale-out on Redis: the store on against off (JSON only), Redis memory, resume after kill -9:', () => runScale(cfg.scale, log));
+  const table = rows(inproc, e2e, json, memory, twilio, metrics, scale);
   log(`\n${formatTable(table)}\n`);
   const failed = table.filter((r) => r.pass === false).length;
   log(`${table.filter((r) => r.pass !== undefined).length - failed} targets pass, ${failed} fail; ${Math.round((Date.now() - began) / 1000)} s`);
@@ -192,8 +214,8 @@ async function main(): Promise<void> {
   if (Math.max(0, ...others) >= NOISY_CORES) {
     log(`warning: the machine was busy elsewhere with up to ${Math.max(...others).toFixed(2)} cores during an end-to-end window; rerun on a quiet machine`);
   }
-  const file = join(__dirname, '..', 'results.json');
-  writeFileSync(file, `${JSON.stringify({ mode, only, pinned: canPin(), loadAverageAtStart: loadAtStart, machine: m, config: cfg, targets: TARGETS, rows: table, raw: { inprocess: inproc, e2e, json, twilio, metrics, memory } }, null, 2)}\n`);
+  const file = join(__dirname, '..', '..', 'results.json');
+  writeFileSync(file, `${JSON.stringify({ mode, only, pinned: canPin(), loadAverageAtStart: loadAtStart, machine: m, config: cfg, targets: TARGETS, rows: table, raw: { inprocess: inproc, e2e, json, twilio, metrics, memory, scale } }, null, 2)}\n`);
   log(`raw numbers: ${file}`);
 }
 

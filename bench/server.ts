@@ -7,15 +7,16 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { writeHeapSnapshot } from 'node:v8';
 import { filter, map, tap } from 'rxjs';
 import { WebSocketServer } from 'ws';
-import { CrewApp, CrewLogger, CrewSession, event, node } from 'rxcrew';
+import { CrewApp, CrewLogger, CrewSession, event, node, redisStore } from 'rxcrew';
 import type * as DemoSetup from '../dist/demos/sales-agent/setup';
 import type * as ObserverModule from '../dist/lib/internal/observer';
 import { serve } from './ipc';
 
 /*
  * A server under test, in a process of its own so that its CPU, memory and
- * event-loop delay are its own. `bench/out/server.js <rxcrew|bare> <pass|demo|json5|echo> [metrics|no-metrics]`
- * (rxcrew's metrics are on unless `no-metrics`; `metrics` also scrapes them once a second):
+ * event-loop delay are its own. `bench/out/bench/server.js <rxcrew|bare> <pass|demo|json5|echo> [metrics|no-metrics] [REDIS_URL]`
+ * (rxcrew's metrics are on unless `no-metrics`; `metrics` also scrapes them once a second;
+ * with a Redis URL the app has a `redisStore` on it, see `setStore`):
  * - rxcrew pass: a CrewApp whose graph is one pass-through node (`tap`);
  * - rxcrew demo: a CrewApp with the sales-agent demo's setup;
  * - rxcrew json5: a CrewApp whose graph is 5 pass-through nodes in a chain
@@ -46,7 +47,7 @@ export interface ServerReport {
   errors: number;
 }
 
-const [kind, graph, metricsArg] = process.argv.slice(2) as [ServerKind, ServerGraph, string | undefined];
+const [kind, graph, metricsArg, storeUrl] = process.argv.slice(2) as [ServerKind, ServerGraph, string | undefined, string | undefined];
 /** `metrics` (or nothing): the app's Prometheus metrics on, scraped once a second by the server itself; `no-metrics`: `metrics: false`. */
 const METRICS = metricsArg !== 'no-metrics';
 /**
@@ -56,7 +57,7 @@ const METRICS = metricsArg !== 'no-metrics';
  */
 const TOGGLE = metricsArg === 'metrics-toggle';
 let observing = true;
-const { observeSession, NO_OBSERVER } = require(join(__dirname, '../../dist/lib/internal/observer.js')) as typeof ObserverModule;
+const { observeSession, NO_OBSERVER } = require(join(__dirname, '../../../dist/lib/internal/observer.js')) as typeof ObserverModule;
 /** A setup that leaves its sessions unobserved while `observing` is off (the app observed them before setup). */
 function toggled(setup: (s: CrewSession) => void | Promise<void>): (s: CrewSession) => void | Promise<void> {
   return (session) => {
@@ -96,14 +97,16 @@ async function listen(): Promise<{ port: number; sessions: () => number }> {
   }
   const setup =
     graph === 'demo'
-      ? (require(join(__dirname, '../../dist/demos/sales-agent/setup.js')) as typeof DemoSetup).createSetup({ log: () => undefined, initTimeout: 0 })
+      ? (require(join(__dirname, '../../../dist/demos/sales-agent/setup.js')) as typeof DemoSetup).createSetup({ log: () => undefined, initTimeout: 0 })
       : graph === 'json5'
         ? chainOfFive
         : graph === 'echo'
           ? echoAudio
           : (session: CrewSession) => void session.addNode(node('pass', tap(() => void frames++)));
-  const app = new CrewApp({ setup: TOGGLE ? toggled(setup) : setup, host: '127.0.0.1', port: 0, logger, twilio: graph === 'echo', metrics: METRICS });
+  const store = storeUrl === undefined ? {} : { store: redisStore({ url: storeUrl }), secret: 'the bench secret, long enough' };
+  const app = new CrewApp({ setup: TOGGLE ? toggled(setup) : setup, host: '127.0.0.1', port: 0, logger, twilio: graph === 'echo', metrics: METRICS, ...store });
   const { port } = await app.listen();
+  storeToggle = storeSwitch(app);
   // `metrics`: a scrape a second (Prometheus's default is one a minute, 15 s is common), so its cost is in the
   // window too; BENCH_SCRAPE_MS sets another interval (0: never scraped)
   const scrapeMs = Number(process.env.BENCH_SCRAPE_MS ?? 1000);
@@ -113,6 +116,21 @@ async function listen(): Promise<{ port: number; sessions: () => number }> {
   }
   return { port, sessions: () => app.sessions.size };
 }
+
+/**
+ * With a store: `on(false)` makes the sessions that connect from then on unrecorded (no record,
+ * no event log; as without a store), `on(true)` recorded again — one process measured both ways,
+ * as with `metrics-toggle`. It sets the app's private `resumeHost` (undefined is what an app
+ * without a store has): the bench's business only. The fleet registry stays on (written per
+ * session and heartbeat, not per event).
+ */
+function storeSwitch(app: CrewApp): (on: boolean) => void {
+  const inside = app as unknown as { resumeHost: unknown };
+  const host = inside.resumeHost;
+  if (host === undefined) return () => undefined;
+  return (on) => void (inside.resumeHost = on ? host : undefined);
+}
+let storeToggle: (on: boolean) => void = () => undefined;
 
 /** Five pass-through nodes in a chain and one `'*'` hook (it counts the client's frames: each event reaches it once). */
 /** One node that answers each `user.audio` with the same audio as `agent.audio` (the phone rows' server). */
@@ -152,6 +170,13 @@ function main(): void {
     sessions,
     /** `metrics-toggle`: whether the sessions set up from now on are observed. */
     setMetrics: ({ on }: { on: boolean }) => void (observing = on),
+    /** With a Redis URL: whether the sessions set up from now on are recorded in the store. */
+    setStore: async ({ on }: { on: boolean }) => {
+      await listening;
+      storeToggle(on);
+    },
+    /** Client frames handled since the process started. */
+    frames: () => frames,
     /** Waits until `count` sessions are live (e.g. 0 after clients have gone). */
     waitSessions: async ({ count, timeoutMs }: { count: number; timeoutMs: number }) => {
       const until = Date.now() + timeoutMs;

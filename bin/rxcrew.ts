@@ -6,6 +6,7 @@
  *
  *   rxcrew chat [--script FILE] [--name NAME] [--var KEY=VALUE]... [URL]
  *   rxcrew call --twilio URL [--wav FILE] [--dtmf DIGITS] [--param KEY=VALUE]... [--out FILE]
+ *   rxcrew serve [--workers N] [--port P] [--host H] FILE
  *   rxcrew --help
  *
  * Exit codes: 0 done, 1 connection or server problem, 2 usage error.

@@ -46,9 +46,27 @@ export interface StoreStats {
 type Resolved = Required<Omit<RedisStoreOptions, 'heartbeatTimeoutMs'>> & { heartbeatTimeoutMs: number };
 
 /**
+ * The event-log appends of one event-loop iteration, in one command: each
+ * value RPUSHed onto its list (KEYS[i] ← ARGV[i + 2]); a list this creates
+ * expires after ARGV[1] ms; a list longer than ARGV[2] is trimmed to its latest.
+ */
+const APPEND_LOGS = `local ttl, max = ARGV[1], tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  local n = redis.call('RPUSH', key, ARGV[i + 2])
+  if n == 1 then redis.call('PEXPIRE', key, ttl) end
+  if n > max then redis.call('LTRIM', key, -max, -1) end
+end
+return #KEYS`;
+/** Appends per script call, at most (a busier iteration is sent in several). */
+const APPEND_BATCH = 1000;
+
+type AppendLogs = (numKeys: number, ...args: Array<string | number>) => Promise<number>;
+
+/**
  * A session store on Redis, for `new CrewApp({ store })` (docs/scale-out.md).
  * Writes go out pipelined (ioredis's auto-pipelining: the commands of one tick
- * leave in one write) and nothing on a session's path waits for them; a write
+ * leave in one write; the event logs' appends of one event-loop iteration go
+ * as one script call) and nothing on a session's path waits for them; a write
  * that fails is logged and counted (`stats`). The connection is opened when the
  * app listens and closed when it closes.
  */
@@ -60,6 +78,8 @@ export class RedisStore {
   private logger: CrewLogger | undefined;
   private warnedAt = -Infinity;
   private lost = false;
+  /** Log appends waiting for the end of this event-loop iteration: list keys and values, pairwise. */
+  private appends: { keys: string[]; values: string[] } | undefined;
   /** Told when the connection is back after a loss (the app writes every live session again). */
   onReconnect: (() => void) | undefined;
   /** Told of each message on a subscribed channel. */
@@ -112,6 +132,7 @@ export class RedisStore {
       retryStrategy: (times) => Math.min(50 * times, 1000),
     };
     const client = (this.client = new Client(this.options.url, options));
+    client.defineCommand('rxcrewAppendLogs', { lua: APPEND_LOGS }); // EVALSHA, loaded again after a restart
     const subscriber = (this.subscriber = new Client(this.options.url, { ...options, enableAutoPipelining: false }));
     client.on('error', (err: Error) => this.connectionError(err));
     subscriber.on('error', () => undefined); // reported by the command connection
@@ -131,6 +152,7 @@ export class RedisStore {
 
   /** Closes the connections, after what was written has gone out. */
   async close(): Promise<void> {
+    this.flushAppends();
     const { client, subscriber } = this;
     this.client = this.subscriber = undefined;
     await Promise.allSettled([client?.quit(), subscriber?.quit()]);
@@ -146,8 +168,40 @@ export class RedisStore {
     return `${this.options.keyPrefix}s:${id}:log`;
   }
 
+  /**
+   * Appends `json` to the list `key` (a session's event log) at the end of this
+   * event-loop iteration, with every other append of the iteration: one command
+   * for all of them (the cost of a command each, not of the events, is what a
+   * busy worker would pay). A new list gets the idle expiry; a list over
+   * `maxLogEvents` keeps its latest.
+   */
+  append(key: string, json: string): void {
+    let batch = this.appends;
+    if (batch === undefined) {
+      batch = this.appends = { keys: [], values: [] };
+      setImmediate(this.flushAppends);
+    }
+    batch.keys.push(key);
+    batch.values.push(json);
+  }
+
+  /** Sends the waiting appends now (before a command that must come after them: a DEL, a read). */
+  readonly flushAppends = (): void => {
+    const batch = this.appends;
+    if (batch === undefined) return;
+    this.appends = undefined;
+    const client = this.client as (Redis & { rxcrewAppendLogs: AppendLogs }) | undefined;
+    if (client === undefined) return this.failed(new Error(`the store is closed: ${batch.keys.length} logged event(s) not written`));
+    const { idleTtlMs, maxLogEvents } = this.options;
+    for (let i = 0; i < batch.keys.length; i += APPEND_BATCH) {
+      const keys = batch.keys.slice(i, i + APPEND_BATCH);
+      client.rxcrewAppendLogs(keys.length, ...keys, idleTtlMs, maxLogEvents, ...batch.values.slice(i, i + APPEND_BATCH)).catch(this.failed);
+    }
+  };
+
   /** The stored session `id`, or `undefined` when its keys are gone (ended, expired, never there). Rejects after `timeoutMs`. */
   async load(id: string, timeoutMs: number): Promise<StoredSession | undefined> {
+    this.flushAppends();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`the session store did not answer within ${timeoutMs} ms`)), timeoutMs);
@@ -172,6 +226,7 @@ export class RedisStore {
 
   /** The session's logged client events, oldest first (for audits and tests). */
   async eventLog(id: string): Promise<unknown[]> {
+    this.flushAppends();
     return (await this.redis.lrange(this.logKey(id), 0, -1)).map((s) => JSON.parse(s) as unknown);
   }
 

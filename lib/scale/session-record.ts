@@ -16,7 +16,8 @@ export type NodeSnapshot = unknown;
  * `started`, `context`, `c:NODE` per agent node) and `PREFIX s:ID:log` (a
  * list: the client events the session accepted, as JSON, audio not logged).
  * Writes are issued as things happen and go out pipelined; changes to the
- * context and the conversations of one tick are written once, at its end.
+ * context and the conversations of one tick are written once, at its end;
+ * the log's appends go with the event-loop iteration's others (`RedisStore.append`).
  * While the session lives its keys are kept from expiring; after it ends they
  * expire `idleTtlMs` after the last write (a client may resume until then),
  * or are removed at once when it ended normally (close 1000) unless the store keeps them.
@@ -28,7 +29,6 @@ export class SessionRecord {
   private dirtyContext = false;
   private dirtyNodes: Set<string> | undefined;
   private scheduled = false;
-  private logged = 0;
   private touchedAt: number;
   private ended = false;
   /** Client events taken in during a hand-over (as JSON), kept for the session's next holder. */
@@ -90,15 +90,11 @@ export class SessionRecord {
     if (this.ended) return;
     const json = this.store.json(e, `a ${e.type} event`);
     if (json === undefined) return;
-    const redis = this.store.redis;
-    redis.rpush(this.log, json).catch(this.store.failed);
+    this.store.append(this.log, json);
     if (this.replay !== undefined) {
       this.replay.push(json);
-      redis.hset(this.key, 'replay', `[${this.replay.join(',')}]`).catch(this.store.failed);
+      this.store.redis.hset(this.key, 'replay', `[${this.replay.join(',')}]`).catch(this.store.failed);
     }
-    const max = this.store.options.maxLogEvents;
-    if (++this.logged % Math.max(1, Math.floor(max / 10)) === 0) redis.ltrim(this.log, -max, -1).catch(this.store.failed);
-    if (this.logged === 1) this.expire();
   }
 
   /**
@@ -132,7 +128,10 @@ export class SessionRecord {
     this.flush();
     this.ended = true;
     this.context[CONTEXT_CHANGED] = undefined;
-    if (code === 1000 && !this.store.options.keepClosed) this.store.redis.del(this.key, this.log).catch(this.store.failed);
+    if (code === 1000 && !this.store.options.keepClosed) {
+      this.store.flushAppends(); // its last events first: a DEL before them would leave a log that never expires
+      this.store.redis.del(this.key, this.log).catch(this.store.failed);
+    }
   }
 
   private contextChanged(): void {

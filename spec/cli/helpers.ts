@@ -110,10 +110,19 @@ export function runTs(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; guardMs?: number | false; require?: string[] } = {},
 ): TsProcess {
-  const guardMs = options.guardMs ?? GUARD_MS;
   const preload = (options.require ?? []).flatMap((m) => ['-r', m]);
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', ...preload, script, ...args], {
-    cwd: ROOT,
+  return runNode(script, args, { ...options, execArgv: ['-r', 'ts-node/register/transpile-only', ...preload] });
+}
+
+/** Starts `node [execArgv] script ...args` in `cwd` (the checkout by default); `guardMs` as for `runTs`. */
+export function runNode(
+  script: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; guardMs?: number | false; execArgv?: string[]; cwd?: string } = {},
+): TsProcess {
+  const guardMs = options.guardMs ?? GUARD_MS;
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), script, ...args], {
+    cwd: options.cwd ?? ROOT,
     env: { ...process.env, RXCREW_URL: '', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

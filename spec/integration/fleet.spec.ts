@@ -19,6 +19,7 @@ const CALLERS = 200;
 const SECRET = 'fleet spec secret, long enough';
 const PREFIX = 'rxcrew:'; // the default: the fixture's store comes from REDIS_URL
 const FIXTURE = join('spec', 'integration', 'fixtures', 'fleet-worker.ts');
+const REGISTER = './spec/support/register-rxcrew.js';
 
 jest.setTimeout(120_000);
 
@@ -39,7 +40,7 @@ describe('a fleet of three workers on Redis behind haproxy', () => {
 
   async function startWorker(id: string, port: number): Promise<Worker> {
     const env = { PORT: String(port), RXCREW_WORKER_ID: id, REDIS_URL: redis.url, RXCREW_SECRET: SECRET, DRAIN_TIMEOUT: '300', RXCREW_LOG_LEVEL: 'info' };
-    const process = runTs(FIXTURE, [], { env, guardMs: false });
+    const process = runTs(FIXTURE, [], { env, guardMs: false, require: [REGISTER] });
     await within(process.printed('rxcrew listening on', 'stderr'), `worker ${id} to listen`, 20_000);
     return { id, port, process };
   }

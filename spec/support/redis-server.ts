@@ -10,10 +10,13 @@ export interface RedisServer {
   restart(): Promise<void>;
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** `cpu`: pinned to that core (Linux `taskset`, which becomes redis-server), for the bench. */
+export async function startRedis(options: { cpu?: number } = {}): Promise<RedisServer> {
   const port = await freePort();
+  const command = ['/usr/bin/redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  if (options.cpu !== undefined) command.unshift('taskset', '-c', String(options.cpu));
   const run = async () => {
-    const child = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     await ready(child);
     return child;
   };

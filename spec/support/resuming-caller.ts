@@ -1,11 +1,21 @@
 import WebSocket from 'ws';
 
 /**
+ * The wait before reconnect attempt `attempt` (0: the first after the loss)
+ * after a connection closed with `code` (ms).
+ */
+export type ReconnectDelay = (attempt: number, code: number) => number;
+
+/** At once, then every 50 ms: the specs' callers come back as fast as they can. */
+export const AT_ONCE: ReconnectDelay = (attempt) => (attempt === 0 ? 0 : 50);
+
+/**
  * A chat client that does what ours do when the connection goes: it
- * reconnects with its `resume_token` (at once, then every 50 ms, up to
- * `maxAttempts`), and waits for the answer to the question it asked — which a
- * resumed session gives again from the start (`agent.llm.response.start` with
- * the same `request_id`). It records every session id it was given.
+ * reconnects with its `resume_token` (waiting `delay` before each attempt; by
+ * default at once, then every 50 ms; up to `maxAttempts`), and waits for the
+ * answer to the question it asked — which a resumed session gives again from
+ * the start (`agent.llm.response.start` with the same `request_id`). It
+ * records every session id it was given.
  */
 export class ResumingCaller {
   /** Every session id `agent.ready` gave, in order (one, for a call never cut). */
@@ -27,13 +37,14 @@ export class ResumingCaller {
   constructor(
     private readonly url: string,
     private readonly maxAttempts = 200,
+    private readonly delay: ReconnectDelay = AT_ONCE,
   ) {}
 
   /** Connects (with the token, once it has one); resolves on `agent.ready`. */
   connect(): Promise<void> {
     return new Promise((resolve, reject) => {
       this.ready = resolve;
-      this.open(0, reject);
+      this.open(0, 0, reject);
     });
   }
 
@@ -86,7 +97,8 @@ export class ResumingCaller {
     this.ws?.terminate();
   }
 
-  private open(attempt: number, reject?: (err: Error) => void): void {
+  /** `attempt`: attempts since the connection was lost with close code `lost`. */
+  private open(attempt: number, lost: number, reject?: (err: Error) => void): void {
     const url = this.token === undefined ? this.url : `${this.url}?resume=${encodeURIComponent(this.token)}`;
     const ws = (this.ws = new WebSocket(url));
     let opened = false;
@@ -102,8 +114,9 @@ export class ResumingCaller {
         reject?.(this.failure);
         return;
       }
-      // a refused upgrade (a draining or dead worker) does not open: wait a little; a cut call retries at once
-      setTimeout(() => this.open(opened ? 0 : attempt + 1, reject), opened ? 0 : 50);
+      // a refused upgrade (a draining or dead worker) does not open: the next attempt; a cut call starts again from the first
+      const [next, cause] = opened ? [0, code] : [attempt + 1, lost];
+      setTimeout(() => this.open(next, cause, reject), this.delay(next, cause));
     });
   }
 

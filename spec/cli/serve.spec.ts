@@ -115,6 +115,17 @@ describe('rxcrew serve, one worker (in the rxcrew process)', () => {
     const { code, stderr } = await stopped(run);
     expect(stderr).toMatch(/"msg":"SIGTERM, (closing|draining) /); // CrewApp.run() took it
     expect(stderr).not.toContain('worker w-1'); // no cluster
+    expect(stderr).not.toContain('still runs'); // nothing left behind: it exited by itself
+    expect(code).toBe(0);
+  });
+
+  it('exits after its app has closed even when the module left an interval running, and says so', async () => {
+    const port = await freePort();
+    const run = serve([fixture('serve-leftover.ts'), '--port', String(port)]);
+    await listening(run);
+    await converse(`ws://127.0.0.1:${port}/ws`);
+    const { code, stderr } = await stopped(run);
+    expect(stderr).toContain('rxcrew: the app has closed but something it started still runs (a timer, a socket); exiting after 2000 ms');
     expect(code).toBe(0);
   });
 

@@ -105,9 +105,8 @@ export class CrewApp {
   }
 
   /**
-   * The live sessions of every worker that shares this app's store, and a way
-   * to reach one wherever it runs (`inject`, `send`); see docs/scale-out.md.
-   * Without a store: this process's sessions.
+   * The live sessions of every worker that shares this app's store, and a way to reach
+   * one wherever it runs (`inject`, `send`); see docs/scale-out.md. Without a store: this process's.
    */
   get fleet(): CrewFleet {
     return this.crewFleet;
@@ -282,9 +281,10 @@ export class CrewApp {
     }
     const host = this.resumeHost;
     if (host === undefined) return this.open(ws, auth, undefined);
-    // with a store, the client may be coming back: its session is looked up first
+    // with a store, the client may be coming back: its session is looked up first (a drain or close
+    // begun meanwhile has handed the live sessions over: this client goes elsewhere too, with 1012)
     admission(ws, req, host).then(
-      (found) => found && this.open(ws, auth, found, host),
+      (found) => found && (this.accepting ? this.open(ws, auth, found, host) : ws.close(CloseCodes.SERVICE_RESTART, 'server restarting')),
       (err: unknown) => {
         this.options.logger.error({ err }, 'admitting a connection failed');
         ws.close(CloseCodes.INTERNAL_ERROR, 'internal error');

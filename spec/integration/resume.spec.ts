@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { CrewEvent, CrewSession, redisStore } from '../../lib';
 import type { RedisStore } from '../../lib/scale/redis-store';
 import { signResumeToken } from '../../lib/scale/token';
@@ -183,6 +184,31 @@ describe('resuming a session from the Redis store', () => {
     for (const name of ['rxcrew_store_failed_writes_total', 'rxcrew_store_unserialisable_total', 'rxcrew_store_reconnects_total']) {
       expect(text).toMatch(new RegExp(`^${name} 0$`, 'm'));
     }
+  });
+
+  it('sends a resume elsewhere (1012) when its worker began to drain while it looked the session up', async () => {
+    const a = await worker('a');
+    const b = await worker('b');
+    const first = await a.connect();
+    first.send(init());
+    const ready = await first.next('agent.ready');
+    first.terminate();
+    await within(setups[0].waitUntilComplete(), 'the first session to end');
+    const token = encodeURIComponent(String(ready.resume_token));
+    const probe = new Redis(redis.url);
+    try {
+      // Redis holds every command for 300 ms: b's look-up of the session waits, and b drains meanwhile
+      await probe.call('CLIENT', 'PAUSE', '300', 'ALL');
+      const second = await b.connect(`/ws?resume=${token}`);
+      const drained = b.app.drain();
+      expect((await within(second.closed, 'the resuming connection to close')).code).toBe(1012);
+      expect(second.events.map((e) => e.type)).not.toContain('agent.ready'); // no session was opened there
+      await within(drained, 'b to finish draining');
+    } finally {
+      probe.disconnect();
+    }
+    const third = await a.connect(`/ws?resume=${token}`);
+    expect((await third.next('agent.ready')).session_id).toBe(ready.session_id);
   });
 
   it('takes the token from system.init too', async () => {

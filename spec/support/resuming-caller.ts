@@ -28,6 +28,10 @@ export class ResumingCaller {
   /** Set when the caller gave up (cannot reconnect); the call is cut. */
   failure: Error | undefined;
   private ws: WebSocket | undefined;
+  /** Whether the current connection has had its `agent.ready` (the session is there to take events). */
+  private joined = false;
+  /** Events sent while there was no joined connection: they go, in order, after the next `agent.ready`. */
+  private readonly waiting: string[] = [];
   private ready: (() => void) | undefined;
   private asking: { id: string; text: string; chunks: number; resolve: (text: string) => void; reject: (err: Error) => void } | undefined;
   private stopping = false;
@@ -77,8 +81,11 @@ export class ResumingCaller {
     });
   }
 
+  /** Sends `e` now, or — between connections, as our clients do — after the next `agent.ready` (ws drops a send on a closing socket). */
   send(e: object): void {
-    this.ws?.send(JSON.stringify(e));
+    const text = JSON.stringify(e);
+    if (this.joined && this.ws?.readyState === WebSocket.OPEN) this.ws.send(text);
+    else this.waiting.push(text);
   }
 
   /** Ends the call normally (1000). */
@@ -106,6 +113,7 @@ export class ResumingCaller {
     ws.on('message', (data) => this.message(JSON.parse(data.toString()) as Record<string, unknown>));
     ws.on('error', () => undefined); // the close follows
     ws.on('close', (code) => {
+      this.joined = false;
       if (opened) this.closes.push(code);
       if (this.stopping || code === 1000) return;
       if (attempt + 1 >= this.maxAttempts) {
@@ -128,6 +136,8 @@ export class ResumingCaller {
         this.sessionIds.push(String(e.session_id));
         this.readyAt.push(performance.now());
         if (typeof e.resume_token === 'string') this.token = e.resume_token;
+        this.joined = true;
+        for (const text of this.waiting.splice(0)) this.ws!.send(text);
         this.ready?.();
         this.ready = undefined;
         return;

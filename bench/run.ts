@@ -50,7 +50,7 @@ const QUICK: Config = {
   json: { levels: [], audioOnlyLevels: [], jsonOnlyLevels: [200, 1000], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, acceptCount: 0, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
   twilio: { callLevels: [200], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
   metrics: { levels: [100, 500], warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, repeats: 4, quietWait: { perRun: 5000, total: 10_000 } },
-  scale: { storeLevels: [200], idleSessions: 1000, resumeCallers: 200, resumeRuns: 1, warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, repeats: 1, quietWait: { perRun: 5000, total: 10_000 } },
+  scale: { storeLevels: [200], idleSessions: 1000, resumeCallers: 200, resumeRuns: 1, warmupMs: 2000, measureMs: 5000, drainMs: 1000, connectRate: 500, repeats: 2, quietWait: { perRun: 5000, total: 10_000 } },
   memoryLevels: [1000],
 };
 

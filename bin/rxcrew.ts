@@ -13,9 +13,6 @@
  */
 import { main } from '../lib/cli/main';
 
-/** How long `rxcrew serve` waits, after its app has closed, for what the app left running before it exits anyway (ms). */
-const LEFTOVER_MS = 2000;
-
 // `rxcrew chat … | head` closes stdout early: stop quietly instead of crashing on EPIPE.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code !== 'EPIPE') throw err;
@@ -36,13 +33,6 @@ main(process.argv.slice(2), {
     process.exitCode = code;
     // stdin may still hold the event loop open (a terminal, or a pipe nobody closed)
     process.stdin.destroy();
-    // a served app has closed: what it left running (an interval, a socket) must not keep the server's process
-    if (process.argv[2] === 'serve') {
-      setTimeout(() => {
-        process.stderr.write(`rxcrew: the app has closed but something it started still runs (a timer, a socket); exiting after ${LEFTOVER_MS} ms\n`);
-        process.exit(code);
-      }, LEFTOVER_MS).unref();
-    }
   },
   (err: unknown) => {
     // a bug, not a user mistake: still one line, no stack trace unless asked for

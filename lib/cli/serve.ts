@@ -40,7 +40,11 @@ export async function serve(args: ServeArgs, proc: { stderr: NodeJS.WritableStre
     proc.stderr.write(`rxcrew: ${err.message}\n`);
     return err.exitCode;
   }
-  if (args.workers === 1) return runApp(options, args, proc.stderr);
+  if (args.workers === 1) {
+    const code = await runApp(options, args, proc.stderr);
+    exitDespiteLeftovers(code, proc.stderr);
+    return code;
+  }
   let logger: CrewLogger;
   try {
     logger = options.logger === undefined ? defaultLogger() : checkedLogger(options.logger, args.file);
@@ -122,6 +126,20 @@ function tsconfigAbove(dir: string): boolean {
     if (existsSync(join(at, 'tsconfig.json'))) return true;
     if (dirname(at) === at) return false;
   }
+}
+
+/** How long `rxcrew serve` (one worker) waits, after its app has closed, for what the app left running (ms). */
+const LEFTOVER_MS = 2000;
+
+/**
+ * The app has closed: what its module left running (an interval, a socket) must not keep the
+ * process. An unref'd timer: it fires only if something else still holds the event loop.
+ */
+function exitDespiteLeftovers(code: number, errors: NodeJS.WritableStream): void {
+  setTimeout(() => {
+    errors.write(`rxcrew: the app has closed but something it started still runs (a timer, a socket); exiting after ${LEFTOVER_MS} ms\n`);
+    process.exit(code);
+  }, LEFTOVER_MS).unref();
 }
 
 /** One CrewApp in this process, until it has closed (CrewApp.run() handles SIGINT and SIGTERM). */

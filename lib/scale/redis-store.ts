@@ -235,10 +235,15 @@ export class RedisStore {
     try {
       return JSON.stringify(value);
     } catch (err) {
-      this.stats.unserialisable++;
-      this.warn(err, `${what} could not be saved as JSON`);
-      return undefined;
+      return this.unserialisable(err, what);
     }
+  }
+
+  /** Counts and logs a value (`what`) that could not be saved as JSON. */
+  unserialisable(err: unknown, what: string): undefined {
+    this.stats.unserialisable++;
+    this.warn(err, `${what} could not be saved as JSON`);
+    return undefined;
   }
 
   private connectionError(err: unknown): void {

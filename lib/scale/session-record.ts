@@ -88,8 +88,12 @@ export class SessionRecord {
   /** A client event the session accepted (not audio): appended to the log (and, during a hand-over, kept for the next holder). */
   accepted(e: CrewEvent): void {
     if (this.ended) return;
-    const json = this.store.json(e, `a ${e.type} event`);
-    if (json === undefined) return;
+    let json: string;
+    try {
+      json = JSON.stringify(e); // not store.json(): its description would be built for every event
+    } catch (err) {
+      return this.store.unserialisable(err, `a ${e.type} event`);
+    }
     this.store.append(this.log, json);
     if (this.replay !== undefined) {
       this.replay.push(json);

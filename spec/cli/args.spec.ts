@@ -77,6 +77,16 @@ describe('parseArgs', () => {
     expect(err.usage).toBe(usage);
   });
 
+  it.each([
+    ['call', CALL_USAGE, ['--twilio', 'nonsense'], 'call --twilio URL'],
+    ['serve', SERVE_USAGE, ['--workers', 'many'], 'serve FILE'],
+  ])('answers help %s and its --help, also after bad options', (command, usage, bad, listed) => {
+    expect(parseArgs(['help', command])).toEqual({ kind: 'help', text: usage });
+    expect(parseArgs([command, '--help'])).toEqual({ kind: 'help', text: usage });
+    expect(parseArgs([command, ...bad, '-h'])).toEqual({ kind: 'help', text: usage });
+    expect(USAGE).toContain(listed);
+  });
+
   describe('call', () => {
     it('parses --twilio with the defaults', () => {
       expect(parseArgs(['call', '--twilio', 'ws://127.0.0.1:8080/twilio'])).toEqual({
@@ -101,13 +111,6 @@ describe('parseArgs', () => {
           hangupAfter: 60,
         },
       });
-    });
-
-    it('answers help call and call --help', () => {
-      expect(parseArgs(['help', 'call'])).toEqual({ kind: 'help', text: CALL_USAGE });
-      expect(parseArgs(['call', '--help'])).toEqual({ kind: 'help', text: CALL_USAGE });
-      expect(parseArgs(['call', '--twilio', 'nonsense', '-h'])).toEqual({ kind: 'help', text: CALL_USAGE });
-      expect(USAGE).toContain('call --twilio URL');
     });
 
     it.each([
@@ -153,13 +156,6 @@ describe('parseArgs', () => {
       expect(parseArgs(['serve', 'app.ts'], { PORT: '' })).toEqual({ kind: 'serve', args: { file: 'app.ts', workers: 1 } });
       // a bad $PORT does not matter when --port is given
       expect(parseArgs(['serve', '--port', '9001', 'app.ts'], { PORT: 'x' })).toMatchObject({ args: { port: 9001 } });
-    });
-
-    it('answers help serve and serve --help', () => {
-      expect(parseArgs(['help', 'serve'])).toEqual({ kind: 'help', text: SERVE_USAGE });
-      expect(parseArgs(['serve', '--help'])).toEqual({ kind: 'help', text: SERVE_USAGE });
-      expect(parseArgs(['serve', '--workers', 'many', '-h'])).toEqual({ kind: 'help', text: SERVE_USAGE });
-      expect(USAGE).toContain('serve FILE');
     });
 
     it.each([
